@@ -1,0 +1,256 @@
+"""The `curate` command line: a thin layer over the library.
+
+Each command's docstring is its --help and ends with an example. Library errors (`CurateError`) become one
+line on stderr and a documented exit code (see `curate.errors`); anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from curate import __version__
+from curate.errors import CurateError
+
+EXIT_INTERRUPTED = 130
+
+
+class CurateGroup(click.Group):
+    """A click group that reports user mistakes as one sentence and exits with curate's codes."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        code = 0
+        try:
+            super().main(args, prog_name or "curate", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as done:
+            code = done.exit_code
+        except click.UsageError as err:
+            command = err.ctx.command_path if err.ctx else "curate"
+            click.echo(
+                f"curate: error: {err.format_message().rstrip('.')}; see `{command} --help`.", err=True
+            )
+            code = 2
+        except CurateError as err:
+            click.echo(f"curate: error: {err}", err=True)
+            code = err.exit_code
+        except (KeyboardInterrupt, click.Abort):
+            click.echo("curate: interrupted; finished units are kept, continue with --resume last.", err=True)
+            code = EXIT_INTERRUPTED
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+@click.group(
+    cls=CurateGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
+@click.version_option(__version__, "--version", prog_name="curate")
+def main():
+    """Curate text corpora for language-model pretraining, and measure what curation buys.
+
+    Exit codes: 0 success; 1 the run failed; 2 a user mistake (bad option, missing file, invalid config);
+    3 the books do not balance (a bug); 130 interrupted.
+
+    \b
+    Example:
+      curate demo --workspace ws
+    """
+
+
+def _workspace_option(f):
+    return click.option(
+        "--workspace",
+        "-w",
+        required=True,
+        type=click.Path(file_okay=False),
+        help="Folder holding the ledger and every run's outputs.",
+    )(f)
+
+
+def _engine_options(f):
+    f = click.option(
+        "--scheduler", metavar="ADDRESS", help="Run on a running Dask scheduler, e.g. tcp://10.0.0.5:8786."
+    )(f)
+    f = click.option(
+        "--workers",
+        type=click.IntRange(min=0),
+        help="Local Dask worker processes (0: run in this process). Default: the config's.",
+    )(f)
+    return f
+
+
+def _make_engine(engine_cfg, workers: int | None, scheduler: str | None, quiet: bool = False):
+    from curate.engine import Engine
+
+    return Engine(
+        workers=engine_cfg.workers if workers is None else workers,
+        scheduler=scheduler or engine_cfg.scheduler,
+        threads_per_worker=engine_cfg.threads_per_worker,
+        memory_limit=engine_cfg.memory_limit,
+        progress=not quiet,
+    )
+
+
+def _print_result(workspace, run_id: str, as_json: bool) -> None:
+    from curate.runs.summary import render_status, run_status
+
+    status = run_status(workspace, run_id)
+    click.echo(json.dumps(status, indent=2, default=str) if as_json else render_status(status))
+
+
+@main.command()
+@click.argument("config", type=click.Path())
+@_workspace_option
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    metavar="PATH",
+    help="Read these files, folders or globs instead of the config's input.paths (repeatable).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value, e.g. --set output.shard_mb=64 or --set stages.1.min_words=50.",
+)
+@_engine_options
+@click.option("--resume", metavar="RUN_ID", help="Continue an unfinished run ('last': the latest one).")
+@click.option("--dry-run", is_flag=True, help="Validate the config, print it resolved, and stop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON at the end.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_run, as_json, quiet):
+    """Run the pipeline CONFIG (a YAML file) and write its outputs into a new run of the workspace.
+
+    Every input record ends as kept (output/), removed with a reason (removed/) or quarantined as bad input
+    (quarantine/); the counts go into the workspace ledger and must balance. Finished units are kept when a
+    run stops, so `--resume last` continues where it stopped.
+
+    \b
+    Example:
+      curate run pipelines/web.yaml --workspace ws --input 'data/*.jsonl.gz' --set stages.1.min_words=50
+    """
+    from curate.pipeline.runner import Runner
+    from curate.pipeline.spec import dump_yaml, load_pipeline
+    from curate.runs.workspace import Workspace
+
+    pipeline = load_pipeline(config, list(overrides), list(inputs))
+    if dry_run:
+        click.echo(dump_yaml(pipeline.resolved()), nl=False)
+        return
+    ws = Workspace(workspace)
+    engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
+    result = Runner(pipeline, ws, engine, config_path=str(config)).run(resume=resume)
+    _print_result(ws, result.run_id, as_json)
+
+
+@main.command()
+@_workspace_option
+@_engine_options
+@click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON at the end.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def demo(workspace, workers, scheduler, as_json, quiet):
+    """Build a corpus from text this machine already has, and run the demo pipeline on it.
+
+    The corpus (standard-library documentation, pydoc help topics, the METADATA and licence files of the
+    installed packages, and a few deliberately damaged records) is written to WORKSPACE/demo-corpus; no
+    download is needed. The pipeline is pipelines/demo.yaml.
+
+    \b
+    Example:
+      curate demo --workspace ws && curate status --workspace ws
+    """
+    from curate.demo import build_demo_corpus
+    from curate.pipeline.runner import Runner
+    from curate.pipeline.spec import load_pipeline
+    from curate.resources import pipeline_path
+    from curate.runs.workspace import Workspace
+
+    ws = Workspace(workspace)
+    corpus = ws.root / "demo-corpus"
+    counts = build_demo_corpus(corpus)
+    click.echo(
+        "curate: demo corpus in " + str(corpus) + ": " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+        err=True,
+    )
+    config = pipeline_path("demo")
+    pipeline = load_pipeline(config, inputs=[str(corpus)])
+    engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
+    result = Runner(pipeline, ws, engine, config_path=str(config)).run()
+    _print_result(ws, result.run_id, as_json)
+
+
+@main.command()
+@_workspace_option
+@click.option("--run", "run_id", metavar="RUN_ID", help="Which run (default: the latest).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: run_id, state, counts, stages, output.")
+def status(workspace, run_id, as_json):
+    """Show the state and the books of the latest run (or --run RUN_ID).
+
+    The JSON form has run_id, state, counts {input, kept, removed {reason: n}, quarantined {reason: n}},
+    balanced, removed_by_stage, stages (docs in/out, seconds) and output (folder, shards, bytes).
+
+    \b
+    Example:
+      curate status --workspace ws --json
+    """
+    from curate.runs.workspace import Workspace
+
+    _print_result(Workspace(workspace), run_id, as_json)
+
+
+@main.command()
+@_workspace_option
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs(workspace, limit, as_json):
+    """List the runs of a workspace, newest first, with their state and counts.
+
+    \b
+    Example:
+      curate runs --workspace ws --limit 5
+    """
+    from curate.runs.ledger import Ledger
+    from curate.runs.summary import render_runs
+    from curate.runs.workspace import Workspace
+
+    ws = Workspace(workspace)
+    ws.require_existing()
+    rows = Ledger(ws.ledger_path).runs(limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+    else:
+        click.echo(render_runs(rows))
+
+
+@main.command()
+@click.argument("name", required=False)
+def stages(name):
+    """List the stages a pipeline config can use, or show one stage's parameters.
+
+    \b
+    Example:
+      curate stages length_filter
+    """
+    from curate.config import describe_fields
+    from curate.stages.base import registry, stage_class
+
+    if name is None:
+        for stage_name, cls in registry().items():
+            click.echo(f"{stage_name:<24} {cls.kind:<7} {cls.summary}")
+        return
+    cls = stage_class(name, "stage")
+    click.echo(f"{cls.name} ({cls.kind}): {cls.summary}\n")
+    for field_name, type_name, default, help_text in describe_fields(cls.Params):
+        click.echo(f"  {field_name:<22} {type_name:<28} default {default!r}\n      {help_text}")
+    if not describe_fields(cls.Params):
+        click.echo("  (no parameters)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,45 @@
+"""The error hierarchy: what a failure means for the user and for the runner.
+
+The CLI turns every `CurateError` into one sentence on stderr and exits with the error's `exit_code`;
+anything else is a bug and keeps its traceback.
+
+Exit codes (documented in the README):
+  0  success
+  1  the run failed (a stage raised on good input; see `curate status`)
+  2  a user mistake: bad option value, missing file, invalid config, unreadable input
+  3  the books do not balance (input != kept + removed + quarantined): an internal invariant broke
+"""
+
+from __future__ import annotations
+
+
+class CurateError(Exception):
+    """Base of every error `curate` raises on purpose."""
+
+    exit_code = 1
+
+
+class UserError(CurateError):
+    """The user can fix this: the message names the problem and the fix."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A pipeline config or option is invalid; the message names the key path."""
+
+
+class InputError(UserError):
+    """An input path is missing, empty or of an unknown format."""
+
+
+class RunFailed(CurateError):
+    """A run stopped because a stage failed on input that was not malformed."""
+
+    exit_code = 1
+
+
+class BooksUnbalanced(CurateError):
+    """input != kept + removed + quarantined at the end of a run."""
+
+    exit_code = 3

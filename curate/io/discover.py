@@ -1,0 +1,180 @@
+"""Find input files and cut them into units: the pieces of input one Dask task reads, streaming.
+
+A unit is a byte range of a plain JSONL or line-per-document text file, a whole compressed file (a gzip or
+zstd stream cannot be entered in the middle), a run of Parquet row groups, or a group of small
+file-per-document text files. Units are planned in the driver from file sizes and Parquet metadata only,
+in a deterministic order, so their ids (and the names of the shards they write) are the same on every run.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from curate.errors import InputError
+
+COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+FORMAT_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "text",
+    ".text": "text",
+    ".md": "text",
+}
+FORMATS = ("jsonl", "parquet", "text")
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str  # absolute
+    source: str  # path relative to the common root of all inputs, POSIX separators; part of derived ids
+    format: str  # jsonl | parquet | text
+    compression: str | None  # gzip | zstd | None
+    size: int  # bytes on disk
+
+
+@dataclass(frozen=True)
+class InputUnit:
+    unit_id: str  # "u00042": position in the plan
+    files: tuple[InputFile, ...]  # one file, except for grouped file-per-document text files
+    start: int = 0  # byte offset (plain line formats) or first row group (Parquet)
+    stop: int | None = None  # byte offset or row group after the last one; None = to the end
+
+    @property
+    def label(self) -> str:
+        f = self.files[0]
+        more = f" (+{len(self.files) - 1} files)" if len(self.files) > 1 else ""
+        span = "" if self.start == 0 and self.stop is None else f" [{self.start}:{self.stop}]"
+        return f"{f.source}{span}{more}"
+
+
+def split_suffixes(name: str) -> tuple[str | None, str | None]:
+    """(format, compression) from a file name such as `a.jsonl.zst`; None where unknown."""
+    lower = name.lower()
+    compression = None
+    for suffix, kind in COMPRESSIONS.items():
+        if lower.endswith(suffix):
+            compression, lower = kind, lower[: -len(suffix)]
+            break
+    fmt = FORMAT_SUFFIXES.get(os.path.splitext(lower)[1])
+    return fmt, compression
+
+
+def _expand(spec: str) -> tuple[list[str], bool]:
+    """Files named by one path spec (file, folder or glob), and whether the spec named them explicitly."""
+    if _GLOB_CHARS & set(spec):
+        return sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)), False
+    if os.path.isdir(spec):
+        found = []
+        for dirpath, dirnames, filenames in os.walk(spec):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+            found += [os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith((".", "_"))]
+        return found, False
+    if os.path.isfile(spec):
+        return [spec], True
+    raise InputError(
+        f"input path '{spec}' does not exist; check the path, or quote a glob such as 'data/*.jsonl'."
+    )
+
+
+def discover(specs: list[str], fmt: str = "auto") -> list[InputFile]:
+    """Resolve path specs into input files with their format, in a stable order.
+
+    Files of unknown format inside a folder or glob are skipped (hidden and `_`-prefixed files always are);
+    a file named explicitly must have a known format unless `fmt` says which.
+    """
+    if fmt != "auto" and fmt not in FORMATS:
+        raise InputError(f"unknown input format '{fmt}'; use one of auto, {', '.join(FORMATS)}.")
+    chosen: list[tuple[str, str, str | None]] = []
+    seen = set()
+    for spec in specs:
+        paths, explicit = _expand(spec)
+        for path in paths:
+            path = os.path.abspath(path)
+            if path in seen:
+                continue
+            seen.add(path)
+            guessed, compression = split_suffixes(os.path.basename(path))
+            kind = guessed if fmt == "auto" else fmt
+            if kind is None:
+                if explicit:
+                    raise InputError(
+                        f"cannot tell the format of '{spec}' from its name; set input.format "
+                        f"(or --format) to one of {', '.join(FORMATS)}."
+                    )
+                continue
+            chosen.append((path, kind, compression))
+    if not chosen:
+        raise InputError(
+            f"no input files found in {', '.join(repr(s) for s in specs)}; expected .jsonl, .parquet or .txt "
+            "files (optionally .gz or .zst)."
+        )
+    root = os.path.commonpath([os.path.dirname(p) for p, _, _ in chosen])
+    return [
+        InputFile(
+            path=p,
+            source=Path(os.path.relpath(p, root)).as_posix(),
+            format=kind,
+            compression=compression,
+            size=os.path.getsize(p),
+        )
+        for p, kind, compression in chosen
+    ]
+
+
+def plan_units(files: list[InputFile], partition_bytes: int, text_unit: str = "file") -> list[InputUnit]:
+    """Cut input files into units of about `partition_bytes` each (see the module docstring)."""
+    if partition_bytes <= 0:
+        raise InputError(f"partition size must be positive, got {partition_bytes} bytes.")
+    pieces: list[tuple[tuple[InputFile, ...], int, int | None]] = []
+    small_text: list[InputFile] = []
+    for f in files:
+        if f.format == "text" and text_unit == "file":
+            small_text.append(f)
+        elif f.format == "parquet":
+            pieces += [((f,), a, b) for a, b in _row_group_ranges(f, partition_bytes)]
+        elif f.compression is None and f.size > partition_bytes:
+            n = -(-f.size // partition_bytes)
+            step = -(-f.size // n)
+            pieces += [((f,), a, min(a + step, f.size)) for a in range(0, f.size, step)]
+        else:
+            pieces.append(((f,), 0, None))
+    group: list[InputFile] = []
+    group_bytes = 0
+    for f in small_text:
+        if group and group_bytes + f.size > partition_bytes:
+            pieces.append((tuple(group), 0, None))
+            group, group_bytes = [], 0
+        group.append(f)
+        group_bytes += f.size
+    if group:
+        pieces.append((tuple(group), 0, None))
+    return [InputUnit(f"u{i:05d}", fs, a, b) for i, (fs, a, b) in enumerate(pieces)]
+
+
+def _row_group_ranges(f: InputFile, partition_bytes: int) -> list[tuple[int, int | None]]:
+    """Runs of row groups of about `partition_bytes` (uncompressed) each.
+
+    A file whose footer cannot be read becomes one unit; its reader reports it as unreadable, by name.
+    """
+    try:
+        meta = pq.ParquetFile(f.path).metadata
+    except Exception:
+        return [(0, None)]
+    ranges, first, acc = [], 0, 0
+    for i in range(meta.num_row_groups):
+        acc += meta.row_group(i).total_byte_size
+        if acc >= partition_bytes:
+            ranges.append((first, i + 1))
+            first, acc = i + 1, 0
+    if first < meta.num_row_groups or not ranges:
+        ranges.append((first, None))
+    return ranges

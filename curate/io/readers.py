@@ -1,0 +1,285 @@
+"""Stream one input unit as batches of canonical documents plus the bad records quarantined beside them.
+
+Every record read ends in exactly one of the two tables of a batch, so `n_input == len(docs) +
+len(quarantine)` holds for every batch. A file that fails part-way (a truncated gzip, a corrupt Parquet
+footer) keeps the records read before the failure and adds one `unreadable_file` record naming the file and
+the offset. Memory is bounded by the batch size, not by the file size.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate import schema as S
+from curate.io.discover import InputFile, InputUnit
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    text_key: str = "text"
+    id_key: str | None = None  # None: ids are derived as f"{source}#{offset}"
+    text_unit: str = "file"  # text format: "file" (one document per file) or "line"
+    batch_rows: int = 2000  # documents per batch
+    batch_bytes: int = 32 << 20  # or this many bytes of text, whichever comes first
+
+
+@dataclass
+class ReadBatch:
+    docs: pa.Table  # DOC_SCHEMA
+    quarantine: pa.Table  # QUARANTINE_SCHEMA
+
+    @property
+    def n_input(self) -> int:
+        return self.docs.num_rows + self.quarantine.num_rows
+
+
+class _BatchBuilder:
+    """Accumulates good documents and quarantined records until a batch is full."""
+
+    def __init__(self, opts: ReadOptions):
+        self.opts = opts
+        self._reset()
+
+    def _reset(self) -> None:
+        self.docs: dict[str, list] = {name: [] for name in S.DOC_COLUMNS}
+        self.bad: dict[str, list] = {name: [] for name in S.QUARANTINE_SCHEMA.names}
+        self.text_bytes = 0
+
+    def good(self, doc_id: str, text: str, source: str, meta: str | None) -> None:
+        d = self.docs
+        d["id"].append(doc_id)
+        d["text"].append(text)
+        d["source"].append(source)
+        d["meta"].append(meta)
+        self.text_bytes += len(text)
+
+    def quarantine(self, source: str, offset: int, reason: str, detail: str, raw: bytes | None) -> None:
+        b = self.bad
+        b["id"].append(f"{source}#{offset}")
+        b["source"].append(source)
+        b["offset"].append(offset)
+        b["reason"].append(reason)
+        b["detail"].append(detail[:500])
+        b["raw"].append(None if raw is None else bytes(raw[: S.RAW_CAP]))
+        self.text_bytes += 0 if raw is None else min(len(raw), S.RAW_CAP)
+
+    def full(self) -> bool:
+        n = len(self.docs["id"]) + len(self.bad["id"])
+        return n >= self.opts.batch_rows or self.text_bytes >= self.opts.batch_bytes
+
+    def take(self) -> ReadBatch:
+        batch = ReadBatch(
+            pa.Table.from_pydict(self.docs, schema=S.DOC_SCHEMA),
+            pa.Table.from_pydict(self.bad, schema=S.QUARANTINE_SCHEMA),
+        )
+        self._reset()
+        return batch
+
+    def __len__(self) -> int:
+        return len(self.docs["id"]) + len(self.bad["id"])
+
+
+def read_unit(unit: InputUnit, opts: ReadOptions) -> Iterator[ReadBatch]:
+    """Yield batches of the unit's records; the last batch may be short. Never raises on bad input."""
+    builder = _BatchBuilder(opts)
+    for f in unit.files:
+        if f.format == "parquet":
+            records = _parquet_records(f, unit, opts, builder)
+        elif f.format == "jsonl":
+            records = _line_records(f, unit, opts, builder, _add_json_record)
+        elif opts.text_unit == "line":
+            records = _line_records(f, unit, opts, builder, _add_text_line)
+        else:
+            records = _text_file_record(f, builder)
+        for _ in records:
+            if builder.full():
+                yield builder.take()
+    if len(builder) or not unit.files:
+        yield builder.take()
+
+
+# --- line formats: JSONL and line-per-document text ------------------------------------------------
+
+
+def _open_binary(f: InputFile) -> io.BufferedIOBase:
+    if f.compression == "gzip":
+        return gzip.open(f.path, "rb")
+    if f.compression == "zstd":
+        import zstandard
+
+        raw = open(f.path, "rb")  # noqa: SIM115 - closed through the reader below
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))
+    return open(f.path, "rb")
+
+
+# Errors a damaged compressed stream raises while it is read.
+_STREAM_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, ValueError)
+try:
+    import zstandard
+
+    _STREAM_ERRORS += (zstandard.ZstdError,)
+except ImportError:  # pragma: no cover - zstandard is a core dependency
+    pass
+
+
+def _line_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: _BatchBuilder, add_record):
+    """Each line whose first byte lies in [unit.start, unit.stop) is one record, keyed by its byte offset."""
+    pos = unit.start
+    try:
+        with _open_binary(f) as stream:
+            if pos > 0:
+                stream.seek(pos - 1)
+                stream.readline()  # finish the line the previous unit owns
+                pos = stream.tell()
+            while unit.stop is None or pos < unit.stop:
+                line = stream.readline()
+                if not line:
+                    break
+                if line.strip():
+                    add_record(line.rstrip(b"\r\n"), pos, f.source, opts, builder)
+                    yield
+                pos += len(line)
+    except _STREAM_ERRORS as err:
+        builder.quarantine(f.source, pos, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
+        yield
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def _decode(line: bytes, offset: int, source: str, builder: _BatchBuilder) -> str | None:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        builder.quarantine(source, offset, S.INVALID_UTF8, str(err), line)
+        return None
+
+
+def _add_json_record(line: bytes, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder):
+    decoded = _decode(line, offset, source, builder)
+    if decoded is None:
+        return
+    try:
+        obj = json.loads(decoded)
+    except ValueError as err:
+        builder.quarantine(source, offset, S.MALFORMED_JSON, str(err), line)
+        return
+    if not isinstance(obj, dict):
+        builder.quarantine(
+            source, offset, S.NOT_AN_OBJECT, f"a JSON {type(obj).__name__}, not an object", line
+        )
+        return
+    _add_mapping(obj, offset, source, opts, builder, line)
+
+
+def _add_mapping(obj: dict, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder, raw) -> None:
+    """Validate one record given as a mapping and add it as a document or a quarantined record.
+
+    `raw` is the record's original bytes, or None to keep the mapping itself, as JSON, if it is quarantined.
+    """
+
+    def bad(reason: str, detail: str) -> None:
+        builder.quarantine(source, offset, reason, detail, raw if raw is not None else _json_bytes(obj))
+
+    text = obj.get(opts.text_key)
+    if text is None:
+        return bad(S.MISSING_TEXT, f"no '{opts.text_key}' field")
+    if not isinstance(text, str):
+        return bad(S.TEXT_NOT_STRING, f"'{opts.text_key}' is {type(text).__name__}")
+    if not text.strip():
+        return bad(S.EMPTY_TEXT, "text is empty or whitespace")
+    if opts.id_key is None:
+        doc_id = f"{source}#{offset}"
+    else:
+        value = obj.get(opts.id_key)
+        if value is None or value == "" or isinstance(value, (dict, list, float)):
+            return bad(S.MISSING_ID, f"no usable '{opts.id_key}' field")
+        doc_id = str(value)
+    rest = {k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key}
+    builder.good(doc_id, text, source, json.dumps(rest, ensure_ascii=False, default=str) if rest else None)
+
+
+def _add_text_line(line: bytes, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder):
+    text = _decode(line, offset, source, builder)
+    if text is not None:
+        builder.good(f"{source}#{offset}", text, source, None)
+
+
+# --- text: one document per file ------------------------------------------------------------------
+
+
+def _text_file_record(f: InputFile, builder: _BatchBuilder):
+    try:
+        with _open_binary(f) as stream:
+            data = stream.read()
+    except _STREAM_ERRORS as err:
+        builder.quarantine(f.source, 0, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
+        yield
+        return
+    text = _decode(data.removeprefix(b"\xef\xbb\xbf"), 0, f.source, builder)
+    if text is not None:
+        if text.strip():
+            builder.good(f.source, text, f.source, None)
+        else:
+            builder.quarantine(f.source, 0, S.EMPTY_TEXT, "file is empty or whitespace", data)
+    yield
+
+
+# --- Parquet -------------------------------------------------------------------------------------
+
+
+def _parquet_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: _BatchBuilder):
+    """Rows of the unit's row groups; a row's offset is its row number in the file."""
+    try:
+        pf = pq.ParquetFile(f.path)
+        meta = pf.metadata
+        stop = meta.num_row_groups if unit.stop is None else unit.stop
+        groups = list(range(unit.start, stop))
+        offset = sum(meta.row_group(i).num_rows for i in range(unit.start))
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        builder.quarantine(f.source, 0, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
+        yield
+        return
+    names = pf.schema_arrow.names
+    has_text = opts.text_key in names
+    try:
+        for batch in pf.iter_batches(batch_size=opts.batch_rows, row_groups=groups, use_threads=False):
+            yield from _add_parquet_batch(batch, offset, f.source, opts, builder, has_text)
+            offset += batch.num_rows
+    except Exception as err:
+        builder.quarantine(f.source, offset, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
+        yield
+
+
+def _add_parquet_batch(batch: pa.RecordBatch, first: int, source, opts, builder, has_text: bool):
+    rows = batch.to_pylist()
+    if not has_text:
+        detail = f"no '{opts.text_key}' column (columns: {', '.join(batch.schema.names)}); set input.text_key"
+        for i, row in enumerate(rows):
+            builder.quarantine(source, first + i, S.MISSING_TEXT_COLUMN, detail, _json_bytes(row))
+            yield
+        return
+    text_type = batch.schema.field(opts.text_key).type
+    if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+        for i, row in enumerate(rows):
+            builder.quarantine(
+                source, first + i, S.TEXT_NOT_STRING, f"column type {text_type}", _json_bytes(row)
+            )
+            yield
+        return
+    for i, row in enumerate(rows):
+        _add_mapping(row, first + i, source, opts, builder, None)
+        yield
+
+
+def _json_bytes(row: dict) -> bytes:
+    return json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")

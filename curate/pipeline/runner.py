@@ -1,0 +1,404 @@
+"""Run a pipeline: plan passes over the data, map unit tasks on the engine, keep the books in the ledger.
+
+A pipeline's stages are cut into *passes* at each global stage. Pass p0 reads the raw input units and applies
+the local stages before the first global stage; pass pK first lets global stage K plan over the shards of
+pass K-1, then joins its decisions onto each shard and applies the local stages that follow. The last
+pass writes the kept documents to `output/`. Removed and quarantined records of every pass accumulate in
+`removed/` and `quarantine/`.
+
+At the end the books must balance: input == kept + removed + quarantined, where `kept` is also counted
+from the Parquet footers of the output shards, so a lost shard cannot hide.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate import __version__
+from curate.engine import Engine, TaskFailed
+from curate.errors import BooksUnbalanced, RunFailed, UserError
+from curate.io.discover import InputUnit, discover, plan_units
+from curate.io.readers import ReadOptions
+from curate.io.writers import write_json_atomic
+from curate.pipeline.spec import Pipeline, dump_yaml, load_yaml, pipeline_from_mapping
+from curate.pipeline.task import GlobalApply, UnitTask, run_unit
+from curate.runs.ledger import Ledger
+from curate.runs.manifest import build_manifest, describe_inputs
+from curate.runs.workspace import RunPaths, Workspace
+from curate.schema import DOC_SCHEMA, REMOVAL_COLUMNS
+from curate.stages.base import Stage
+from curate.stages.context import GlobalContext
+
+MB = 1 << 20
+
+
+@dataclass
+class Pass:
+    phase: str
+    global_stage: Stage | None
+    stages: list[Stage]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    state: str
+    run_dir: Path
+    counts: dict[str, Any]
+    balanced: bool
+    seconds: float
+    stages: list[dict[str, Any]]
+
+
+def plan_passes(stages: list[Stage]) -> list[Pass]:
+    passes = [Pass("p0", None, [])]
+    for stage in stages:
+        if stage.kind == "global":
+            passes.append(Pass(f"p{len(passes)}", stage, []))
+        else:
+            passes[-1].stages.append(stage)
+    return passes
+
+
+def _schema_with(base: pa.Schema, stages: list[Stage]) -> pa.Schema:
+    fields = {f.name: f for f in base}
+    for stage in stages:
+        for name, arrow_type in stage.adds().items():
+            fields[name] = pa.field(name, arrow_type)
+    return pa.schema(list(fields.values()))
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _unit_weight(unit: InputUnit) -> int:
+    f = unit.files[0]
+    if len(unit.files) > 1:
+        return sum(x.size for x in unit.files)
+    if f.format != "parquet" and unit.stop is not None:
+        return unit.stop - unit.start
+    return f.size
+
+
+class Runner:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        workspace: Workspace,
+        engine: Engine,
+        log: Callable[[str], None] = _stderr,
+        config_path: str = "",
+    ):
+        self.pipeline = pipeline
+        self.workspace = workspace
+        self.engine = engine
+        self.log = log
+        self.config_path = config_path
+        self.ledger = Ledger(workspace.ledger_path)
+
+    # --- the whole run --------------------------------------------------------------------------------
+    def run(self, resume: str | None = None) -> RunResult:
+        with self.workspace:
+            self.ledger.init()
+            run_id, run = self._open_run(resume)
+            started = time.monotonic()
+            try:
+                with self.engine:
+                    reports, stage_rows = self._execute(run)
+                counts = self._tally(reports)
+                balanced = self._check_books(run, counts, reports)
+            except TaskFailed as failure:
+                run.error.write_text(failure.trace)
+                message = f"{failure}; traceback in {run.error}"
+                self.ledger.finish_run(run_id, "failed", None, None, time.monotonic() - started, message)
+                raise RunFailed(
+                    f"run {run_id} failed: {failure} (traceback in {run.error}); fix the cause and continue "
+                    f"with `curate run {self.config_path or 'CONFIG'} --workspace {self.workspace.root} "
+                    f"--resume {run_id}`."
+                ) from None
+            except KeyboardInterrupt:
+                self.ledger.finish_run(run_id, "interrupted", None, None, time.monotonic() - started)
+                raise
+            except BooksUnbalanced as err:
+                self.ledger.finish_run(
+                    run_id, "unbalanced", self._last_counts, False, time.monotonic() - started, str(err)
+                )
+                raise
+            except Exception as err:
+                self.ledger.finish_run(
+                    run_id, "failed", None, None, time.monotonic() - started, f"{type(err).__name__}: {err}"
+                )
+                raise
+            seconds = time.monotonic() - started
+            self.ledger.record_stages(run_id, stage_rows)
+            self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
+            shutil.rmtree(run.work, ignore_errors=True)
+            self._point_latest(run)
+        return RunResult(
+            run_id, "finished", run.root, self.ledger.counts(run_id), balanced, seconds, stage_rows
+        )
+
+    def _open_run(self, resume: str | None) -> tuple[str, RunPaths]:
+        files = discover(self.pipeline.config.input.paths, self.pipeline.config.input.format)
+        self.files = files
+        inputs = describe_inputs(files)
+        resolved = self.pipeline.resolved()
+        if resume:
+            run_id = self._resolve_resume(resume)
+            run = self.workspace.run(run_id)
+            self._check_resumable(run, resolved, inputs)
+            self.ledger.resume_run(run_id, self.engine.description)
+            self.log(f"curate: resuming run {run_id} in {run.root}")
+            return run_id, run
+        run_id = self.workspace.new_run_id()
+        run = self.workspace.run(run_id)
+        run.root.mkdir(parents=True)
+        write_json_atomic(run.manifest, build_manifest(run_id, resolved, inputs, self.engine.description))
+        run.pipeline.write_text(dump_yaml(resolved))
+        self.ledger.start_run(
+            run_id,
+            self.pipeline.config.name,
+            self.config_path,
+            str(run.root),
+            self.engine.description,
+            __version__,
+        )
+        self.ledger.record_files(run_id, inputs)
+        size = sum(f.size for f in files)
+        self.log(
+            f"curate: run {run_id}: {len(files)} input files ({size / MB:.1f} MB), "
+            f"{len(self.pipeline.stages)} stages, on {self.engine.description}"
+        )
+        return run_id, run
+
+    def _resolve_resume(self, resume: str) -> str:
+        if resume != "last":
+            if self.ledger.run_row(resume) is None:
+                raise UserError(f"no run '{resume}' in workspace {self.workspace.root}; see `curate runs`.")
+            return resume
+        for row in self.ledger.runs():
+            if row["state"] != "finished":
+                return row["run_id"]
+        raise UserError(f"workspace {self.workspace.root} has no unfinished run to resume; drop --resume.")
+
+    def _check_resumable(self, run: RunPaths, resolved: dict, inputs: list[dict]) -> None:
+        import json
+
+        manifest = json.loads(run.manifest.read_text())
+        if pipeline_from_mapping(load_yaml(run.pipeline)).resolved() != resolved:
+            raise UserError(
+                f"the pipeline config differs from the one run {run.root.name} started with; "
+                "start a new run (drop --resume) or restore the config."
+            )
+        before = {f["path"]: f["fingerprint"] for f in manifest["inputs"]}
+        now = {f["path"]: f["fingerprint"] for f in inputs}
+        if before != now:
+            raise UserError(
+                f"the input files changed since run {run.root.name} started; start a new run (drop --resume)."
+            )
+
+    # --- passes ---------------------------------------------------------------------------------------
+    def _execute(self, run: RunPaths) -> tuple[dict[str, list[dict]], list[dict]]:
+        cfg = self.pipeline.config
+        passes = plan_passes(self.pipeline.stages)
+        final_schema = _schema_with(DOC_SCHEMA, self.pipeline.stages)
+        removed_schema = _schema_with(final_schema, [])
+        for name, arrow_type in REMOVAL_COLUMNS.items():
+            removed_schema = removed_schema.append(pa.field(name, arrow_type))
+        read = ReadOptions(
+            text_key=cfg.input.text_key,
+            id_key=cfg.input.id_key,
+            text_unit=cfg.input.text_unit,
+            batch_rows=cfg.input.batch_rows,
+        )
+        reports: dict[str, list[dict]] = {}
+        stage_rows: list[dict] = []
+        seen: list[Stage] = []
+        shards: list[str] = []
+        for i, p in enumerate(passes):
+            last = i == len(passes) - 1
+            seen += ([p.global_stage] if p.global_stage else []) + p.stages
+            kept_dir = run.output if last else run.work / p.phase / "kept"
+            common = dict(
+                read=read,
+                stages=tuple(p.stages),
+                kept_dir=str(kept_dir),
+                kept_schema=_schema_with(DOC_SCHEMA, seen),
+                removed_schema=removed_schema,
+                removed_dir=str(run.removed) if cfg.output.write_removed else None,
+                quarantine_dir=str(run.quarantine),
+                shard_bytes=int(cfg.output.shard_mb * MB),
+                compression=cfg.output.compression,
+                compression_level=cfg.output.compression_level,
+            )
+            plan_seconds = 0.0
+            if p.global_stage is None:
+                units = plan_units(self.files, int(cfg.input.partition_mb * MB), cfg.input.text_unit)
+                tasks = [
+                    UnitTask(
+                        phase=p.phase,
+                        unit_id=u.unit_id,
+                        label=u.label,
+                        unit=u,
+                        shard=None,
+                        global_apply=None,
+                        marker=str(run.marker(p.phase, u.unit_id)),
+                        weight=_unit_weight(u),
+                        **common,
+                    )
+                    for u in units
+                ]
+            else:
+                decisions, plan_seconds = self._plan_global(run, p, shards)
+                g = p.global_stage
+                tasks = [
+                    UnitTask(
+                        phase=p.phase,
+                        unit_id=f"s{j:05d}",
+                        label=Path(s).name,
+                        unit=None,
+                        shard=s,
+                        global_apply=GlobalApply(g.name, decisions.get(s), g.adds()),
+                        marker=str(run.marker(p.phase, f"s{j:05d}")),
+                        weight=os.path.getsize(s),
+                        **common,
+                    )
+                    for j, s in enumerate(shards)
+                ]
+            reports[p.phase] = self._run_tasks(run, p, tasks)
+            shards = sorted(out for r in reports[p.phase] for out in r["outputs"])
+            stage_rows += self._stage_rows(p, reports[p.phase], plan_seconds)
+        return reports, stage_rows
+
+    def _plan_global(self, run: RunPaths, p: Pass, shards: list[str]) -> tuple[dict[str, str], float]:
+        import json
+
+        marker = run.root / "markers" / f"{p.phase}.plan.json"
+        if marker.is_file():
+            done = json.loads(marker.read_text())
+            return done["decisions"], done["seconds"]
+        stage = p.global_stage
+        self.log(f"curate: [{p.phase}] planning {stage.name} over {len(shards)} shards")
+        t0 = time.monotonic()
+        ctx = GlobalContext(
+            engine=self.engine,
+            shards=shards,
+            workdir=run.work / p.phase / stage.name,
+            state_dir=self.workspace.root / "state" / stage.name,
+            batch_rows=self.pipeline.config.input.batch_rows,
+            log=self.log,
+        )
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        decisions = stage.plan(ctx)
+        seconds = time.monotonic() - t0
+        write_json_atomic(marker, {"decisions": decisions, "seconds": seconds})
+        return decisions, seconds
+
+    def _run_tasks(self, run: RunPaths, p: Pass, tasks: list[UnitTask]) -> list[dict]:
+        done = run.done_units(p.phase)
+        todo = [t for t in tasks if t.unit_id not in done]
+        if done:
+            self.log(f"curate: [{p.phase}] {len(done)} of {len(tasks)} units already done, skipped")
+        names = ([p.global_stage.name] if p.global_stage else []) + [s.name for s in p.stages]
+        label = f"{p.phase} {' > '.join(names) or 'read > write'}"
+        reports = [done[t.unit_id] for t in tasks if t.unit_id in done]
+        pending, last_flush = [], time.monotonic()
+        results = self.engine.map(
+            run_unit, todo, label=label, weight=lambda t: t.weight, docs=lambda r: r["counts"]["input"]
+        )
+        try:
+            for _task, report in results:
+                reports.append(report)
+                pending.append(report)
+                if time.monotonic() - last_flush > 5:
+                    self.ledger.record_units(run.root.name, p.phase, pending)
+                    pending, last_flush = [], time.monotonic()
+        finally:
+            self.ledger.record_units(run.root.name, p.phase, pending)
+        return sorted(reports, key=lambda r: r["unit_id"])
+
+    @staticmethod
+    def _stage_rows(p: Pass, reports: list[dict], plan_seconds: float) -> list[dict]:
+        order = ([p.global_stage] if p.global_stage else []) + p.stages
+        rows = []
+        for stage in order:
+            stats = [r["stages"][stage.name] for r in reports]
+            docs_in = sum(s["docs_in"] for s in stats)
+            docs_out = sum(s["docs_out"] for s in stats)
+            seconds = sum(s["seconds"] for s in stats) + (plan_seconds if stage is p.global_stage else 0.0)
+            rows.append(
+                {
+                    "stage": stage.name,
+                    "kind": stage.kind,
+                    "docs_in": docs_in,
+                    "docs_out": docs_out,
+                    "removed": docs_in - docs_out,
+                    "seconds": seconds,
+                }
+            )
+        return rows
+
+    # --- the books ------------------------------------------------------------------------------------
+    def _tally(self, reports: dict[str, list[dict]]) -> dict[str, Any]:
+        phases = sorted(reports, key=lambda ph: int(ph[1:]))
+        removed: Counter = Counter()
+        quarantined: Counter = Counter()
+        for phase in phases:
+            for r in reports[phase]:
+                quarantined.update(r["counts"]["quarantined"])
+                for stage, reasons in r["counts"]["removed"].items():
+                    removed.update({(stage, reason): n for reason, n in reasons.items()})
+        counts = {
+            "input": sum(r["counts"]["input"] for r in reports[phases[0]]),
+            "kept": sum(r["counts"]["kept"] for r in reports[phases[-1]]),
+            "removed_by_stage_reason": dict(removed),
+            "quarantined": dict(quarantined),
+        }
+        # Each pass must read exactly what the pass before it kept.
+        for before, after in zip(phases, phases[1:]):
+            kept = sum(r["counts"]["kept"] for r in reports[before])
+            read = sum(r["counts"]["input"] for r in reports[after])
+            if kept != read:
+                counts["pass_mismatch"] = f"{before} kept {kept} but {after} read {read}"
+        self._last_counts = counts
+        return counts
+
+    def _check_books(self, run: RunPaths, counts: dict[str, Any], reports: dict[str, list[dict]]) -> bool:
+        removed = sum(counts["removed_by_stage_reason"].values())
+        quarantined = sum(counts["quarantined"].values())
+        on_disk = sum(pq.read_metadata(p).num_rows for p in sorted(run.output.glob("*.parquet")))
+        problems = []
+        if counts["input"] != counts["kept"] + removed + quarantined:
+            problems.append(
+                f"input {counts['input']} != kept {counts['kept']} + removed {removed} "
+                f"+ quarantined {quarantined}"
+            )
+        if on_disk != counts["kept"]:
+            problems.append(f"the output shards hold {on_disk} rows but {counts['kept']} were reported kept")
+        if "pass_mismatch" in counts:
+            problems.append(counts["pass_mismatch"])
+        if problems:
+            raise BooksUnbalanced(
+                f"run {run.root.name}: the books do not balance: {'; '.join(problems)}. "
+                "This is a bug in curate; please report it with the run's manifest.json."
+            )
+        return True
+
+    def _point_latest(self, run: RunPaths) -> None:
+        link = self.workspace.root / "latest"
+        tmp = self.workspace.root / ".latest.tmp"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(Path("runs") / run.root.name)
+        os.replace(tmp, link)

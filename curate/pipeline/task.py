@@ -1,0 +1,199 @@
+"""One unit of work, run on a worker: read a unit, apply the stages, write shards, report the counts.
+
+The task is idempotent: it first deletes whatever an earlier attempt of the same unit left, writes every
+shard atomically, and writes its completion marker last. A unit with a marker is finished; a unit without
+one is redone from scratch by a resumed run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.io.discover import InputUnit
+from curate.io.readers import ReadOptions, read_unit
+from curate.io.writers import ShardWriter, remove_unit_outputs, write_json_atomic
+from curate.schema import QUARANTINE_SCHEMA
+from curate.stages.base import Stage
+
+
+class StageError(Exception):
+    """A stage raised on a batch; names the stage and the unit."""
+
+
+@dataclass(frozen=True)
+class GlobalApply:
+    """How a global stage's decisions are joined onto one shard."""
+
+    stage: str  # the global stage's name (the `stage` of the rows it removes)
+    decisions: str | None  # Parquet with id, reason, detail and the stage's columns; None: nothing decided
+    adds: dict[str, pa.DataType] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    phase: str  # "p0", "p1", ...: passes over the data, split at global stages
+    unit_id: str
+    label: str  # what was read, for people and the ledger
+    unit: InputUnit | None  # phase 0: the raw input unit
+    shard: str | None  # later phases: a Parquet shard of the previous pass
+    read: ReadOptions
+    stages: tuple[Stage, ...]
+    global_apply: GlobalApply | None
+    kept_dir: str
+    kept_schema: pa.Schema
+    removed_dir: str | None  # None: removed documents are counted, not written
+    removed_schema: pa.Schema
+    quarantine_dir: str
+    marker: str
+    shard_bytes: int
+    compression: str
+    compression_level: int
+    weight: int = 0  # bytes to read, for progress
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.phase}-{self.unit_id}"
+
+
+def to_table(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """A frame as an Arrow table of exactly `schema`: missing columns become nulls, extra ones are dropped."""
+    columns = {}
+    for f in schema:
+        if f.name in df.columns:
+            columns[f.name] = pa.array(df[f.name], type=f.type, from_pandas=True)
+        else:
+            columns[f.name] = pa.nulls(len(df), f.type)
+    return pa.table(columns, schema=schema)
+
+
+def _batches(task: UnitTask):
+    """Yield (docs table, quarantine table) batches of the task's input."""
+    if task.unit is not None:
+        for batch in read_unit(task.unit, task.read):
+            yield batch.docs, batch.quarantine
+        return
+    empty_q = QUARANTINE_SCHEMA.empty_table()
+    for rb in pq.ParquetFile(task.shard).iter_batches(batch_size=task.read.batch_rows, use_threads=False):
+        yield pa.Table.from_batches([rb]), empty_q
+
+
+def _load_decisions(g: GlobalApply) -> pd.DataFrame | None:
+    if g.decisions is None:
+        return None
+    return pq.read_table(g.decisions).to_pandas().set_index("id")
+
+
+def _apply_decisions(df: pd.DataFrame, g: GlobalApply, decisions: pd.DataFrame | None):
+    """Join a global stage's columns onto `df`, and split off the rows it removes."""
+    if decisions is None:
+        for column, arrow_type in g.adds.items():
+            df[column] = pd.Series(pd.NA, index=df.index, dtype=arrow_type.to_pandas_dtype())
+        return df, df.iloc[:0]
+    picked = decisions.reindex(df["id"])
+    for column in g.adds:
+        df[column] = picked[column].to_numpy()
+    reasons = picked["reason"].to_numpy(dtype=object)
+    mask = pd.notna(reasons)
+    removed = df[mask].copy()
+    removed["reason"] = reasons[mask]
+    removed["detail"] = picked["detail"].to_numpy(dtype=object)[mask]
+    return df[~mask], removed
+
+
+def run_unit(task: UnitTask) -> dict[str, Any]:
+    """Process one unit end to end and return its report (also written as the unit's marker)."""
+    start = time.perf_counter()
+    for folder in (task.kept_dir, task.removed_dir, task.quarantine_dir):
+        if folder:
+            remove_unit_outputs(folder, task.prefix)
+    writer_args = dict(
+        target_bytes=task.shard_bytes, compression=task.compression, compression_level=task.compression_level
+    )
+    kept_w = ShardWriter(task.kept_dir, task.prefix, task.kept_schema, **writer_args)
+    removed_w = (
+        ShardWriter(task.removed_dir, task.prefix, task.removed_schema, **writer_args)
+        if task.removed_dir
+        else None
+    )
+    quarantine_w = ShardWriter(task.quarantine_dir, task.prefix, QUARANTINE_SCHEMA, **writer_args)
+    n_input = n_kept = 0
+    removed: dict[str, Counter] = {}
+    quarantined: Counter = Counter()
+    stage_stats = {s.name: {"docs_in": 0, "docs_out": 0, "seconds": 0.0} for s in task.stages}
+    g = task.global_apply
+    decisions = _load_decisions(g) if g else None
+    if g:
+        stage_stats = {g.stage: {"docs_in": 0, "docs_out": 0, "seconds": 0.0}, **stage_stats}
+
+    def drop(rows: pd.DataFrame, stage: str) -> None:
+        if len(rows):
+            removed.setdefault(stage, Counter()).update(rows["reason"].tolist())
+            if removed_w:
+                rows = rows.assign(stage=stage)
+                removed_w.write(to_table(rows, task.removed_schema))
+
+    try:
+        for docs, bad in _batches(task):
+            n_input += docs.num_rows + bad.num_rows
+            if bad.num_rows:
+                quarantined.update(bad.column("reason").to_pylist())
+                quarantine_w.write(bad)
+            df = docs.to_pandas()
+            if g:
+                t0 = time.perf_counter()
+                stats = stage_stats[g.stage]
+                stats["docs_in"] += len(df)
+                df, gone = _apply_decisions(df, g, decisions)
+                drop(gone, g.stage)
+                stats["docs_out"] += len(df)
+                stats["seconds"] += time.perf_counter() - t0
+            for stage in task.stages:
+                t0 = time.perf_counter()
+                stats = stage_stats[stage.name]
+                stats["docs_in"] += len(df)
+                try:
+                    result = stage.apply(df)
+                except Exception as err:
+                    raise StageError(
+                        f"stage '{stage.name}' failed on {task.label}: {type(err).__name__}: {err}"
+                    ) from err
+                drop(result.removed, stage.name)
+                df = result.kept
+                stats["docs_out"] += len(df)
+                stats["seconds"] += time.perf_counter() - t0
+            n_kept += len(df)
+            kept_w.write(to_table(df, task.kept_schema))
+        shards = kept_w.close()
+        if removed_w:
+            removed_w.close()
+        quarantine_w.close()
+    except BaseException:
+        for w in (kept_w, removed_w, quarantine_w):
+            if w:
+                w.abort()
+        raise
+    report = {
+        "unit_id": task.unit_id,
+        "phase": task.phase,
+        "input": task.label,
+        "status": "done",
+        "counts": {
+            "input": n_input,
+            "kept": n_kept,
+            "removed": {stage: dict(c) for stage, c in removed.items()},
+            "quarantined": dict(quarantined),
+        },
+        "stages": stage_stats,
+        "outputs": [s.path for s in shards],
+        "bytes": task.weight,
+        "seconds": time.perf_counter() - start,
+    }
+    write_json_atomic(task.marker, report)
+    return report

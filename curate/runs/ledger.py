@@ -1,0 +1,241 @@
+"""The run ledger: a DuckDB file in the workspace that records every run, stage, unit and count.
+
+Only the driver writes it (workers return their counts), and it opens the file for each short transaction
+and closes it again, so `curate status` can read the ledger while a run is going. Query it directly with
+DuckDB, e.g. `SELECT reason, n FROM counts WHERE run_id = '...' AND kind = 'removed'`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SCHEMA_VERSION = 1
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, pipeline VARCHAR, config_path VARCHAR, run_dir VARCHAR, state VARCHAR,
+    started_at TIMESTAMP, finished_at TIMESTAMP, seconds DOUBLE, engine VARCHAR, curate_version VARCHAR,
+    balanced BOOLEAN, error VARCHAR);
+CREATE TABLE IF NOT EXISTS stages (
+    run_id VARCHAR, position INTEGER, stage VARCHAR, kind VARCHAR, docs_in BIGINT, docs_out BIGINT,
+    removed BIGINT, seconds DOUBLE, PRIMARY KEY (run_id, position));
+CREATE TABLE IF NOT EXISTS shards (
+    run_id VARCHAR, phase VARCHAR, unit_id VARCHAR, input VARCHAR, status VARCHAR, docs_in BIGINT,
+    kept BIGINT, removed BIGINT, quarantined BIGINT, seconds DOUBLE, outputs VARCHAR, finished_at TIMESTAMP,
+    PRIMARY KEY (run_id, phase, unit_id));
+CREATE TABLE IF NOT EXISTS counts (
+    run_id VARCHAR, kind VARCHAR, stage VARCHAR, reason VARCHAR, n BIGINT);
+CREATE TABLE IF NOT EXISTS files (
+    run_id VARCHAR, path VARCHAR, source VARCHAR, format VARCHAR, bytes BIGINT, mtime TIMESTAMP,
+    fingerprint VARCHAR);
+"""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Ledger:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection; retries for a few seconds while another process holds the file."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def init(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as con:
+            con.execute(_TABLES)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+    # --- writing (driver only) -----------------------------------------------------------------------
+    def start_run(
+        self, run_id: str, pipeline: str, config_path: str, run_dir: str, engine: str, version: str
+    ) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO runs (run_id, pipeline, config_path, run_dir, state, started_at,"
+                " engine,"
+                " curate_version) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+                [run_id, pipeline, config_path, run_dir, _now(), engine, version],
+            )
+
+    def resume_run(self, run_id: str, engine: str) -> None:
+        with self.connect() as con:
+            con.execute(
+                "UPDATE runs SET state = 'running', error = NULL, engine = ? WHERE run_id = ?",
+                [engine, run_id],
+            )
+
+    def record_files(self, run_id: str, files: list[dict[str, Any]]) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM files WHERE run_id = ?", [run_id])
+            con.executemany(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        run_id,
+                        f["path"],
+                        f["source"],
+                        f["format"],
+                        f["bytes"],
+                        dt.datetime.fromtimestamp(f["mtime"]),
+                        f["fingerprint"],
+                    ]
+                    for f in files
+                ],
+            )
+
+    def record_units(self, run_id: str, phase: str, reports: list[dict[str, Any]]) -> None:
+        if not reports:
+            return
+        rows = [
+            [
+                run_id,
+                phase,
+                r["unit_id"],
+                r["input"],
+                r.get("status", "done"),
+                r["counts"]["input"],
+                r["counts"]["kept"],
+                sum(sum(c.values()) for c in r["counts"]["removed"].values()),
+                sum(r["counts"]["quarantined"].values()),
+                r["seconds"],
+                json.dumps(r.get("outputs", [])),
+                _now(),
+            ]
+            for r in reports
+        ]
+        with self.connect() as con:
+            con.executemany("INSERT OR REPLACE INTO shards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def record_stages(self, run_id: str, rows: list[dict[str, Any]]) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM stages WHERE run_id = ?", [run_id])
+            con.executemany(
+                "INSERT INTO stages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        run_id,
+                        i,
+                        r["stage"],
+                        r["kind"],
+                        r["docs_in"],
+                        r["docs_out"],
+                        r["removed"],
+                        r["seconds"],
+                    ]
+                    for i, r in enumerate(rows)
+                ],
+            )
+
+    def finish_run(
+        self,
+        run_id: str,
+        state: str,
+        counts: dict[str, Any] | None,
+        balanced: bool | None,
+        seconds: float,
+        error: str | None = None,
+    ) -> None:
+        with self.connect() as con:
+            con.execute(
+                "UPDATE runs SET state = ?, finished_at = ?, seconds = ?, balanced = ?, error = ?"
+                " WHERE run_id = ?",
+                [state, _now(), seconds, balanced, error, run_id],
+            )
+            if counts is not None:
+                con.execute("DELETE FROM counts WHERE run_id = ?", [run_id])
+                con.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?)", _count_rows(run_id, counts))
+
+    # --- reading -------------------------------------------------------------------------------------
+    def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT run_id, pipeline, state, started_at, seconds, balanced, error FROM runs "
+            "ORDER BY started_at DESC"
+        )
+        with self.connect(read_only=True) as con:
+            rows = con.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
+            names = [d[0] for d in con.description]
+        out = [dict(zip(names, r)) for r in rows]
+        for r in out:
+            r["counts"] = self.counts(r["run_id"])
+        return out
+
+    def last_run_id(self) -> str | None:
+        with self.connect(read_only=True) as con:
+            row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def run_row(self, run_id: str) -> dict[str, Any] | None:
+        with self.connect(read_only=True) as con:
+            cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+            row = cur.fetchone()
+            names = [d[0] for d in cur.description]
+        return dict(zip(names, row)) if row else None
+
+    def counts(self, run_id: str) -> dict[str, Any]:
+        """{"input", "kept", "removed": {reason: n}, "quarantined": {reason: n}, "removed_by_stage": ...}."""
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT kind, stage, reason, n FROM counts WHERE run_id = ?", [run_id]
+            ).fetchall()
+        counts: dict[str, Any] = {
+            "input": 0,
+            "kept": 0,
+            "removed": {},
+            "quarantined": {},
+            "removed_by_stage": {},
+        }
+        for kind, stage, reason, n in rows:
+            if kind in ("input", "kept"):
+                counts[kind] = n
+            elif kind == "quarantined":
+                counts["quarantined"][reason] = counts["quarantined"].get(reason, 0) + n
+            else:
+                counts["removed"][reason] = counts["removed"].get(reason, 0) + n
+                by_stage = counts["removed_by_stage"].setdefault(stage, {})
+                by_stage[reason] = by_stage.get(reason, 0) + n
+        return counts
+
+    def table(self, name: str, run_id: str) -> list[dict[str, Any]]:
+        if name not in ("stages", "shards", "files"):
+            raise ValueError(name)
+        order = {"stages": "position", "shards": "phase, unit_id", "files": "path"}[name]
+        with self.connect(read_only=True) as con:
+            cur = con.execute(f"SELECT * FROM {name} WHERE run_id = ? ORDER BY {order}", [run_id])
+            rows = cur.fetchall()
+            names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in rows]
+
+
+def _count_rows(run_id: str, counts: dict[str, Any]) -> list[list[Any]]:
+    rows = [[run_id, "input", None, None, counts["input"]], [run_id, "kept", None, None, counts["kept"]]]
+    for (stage, reason), n in sorted(counts["removed_by_stage_reason"].items()):
+        rows.append([run_id, "removed", stage, reason, n])
+    for reason, n in sorted(counts["quarantined"].items()):
+        rows.append([run_id, "quarantined", None, reason, n])
+    return rows

@@ -1,0 +1,99 @@
+"""What `curate status` and `curate runs` show: a run's state and books, as JSON or as text for people."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from curate.progress import human_bytes
+from curate.runs.ledger import Ledger
+from curate.runs.workspace import Workspace
+
+
+def run_status(workspace: Workspace, run_id: str | None = None) -> dict[str, Any]:
+    """The status of one run (the last one by default), as plain JSON-able data."""
+    from curate.errors import UserError
+
+    workspace.require_existing()
+    ledger = Ledger(workspace.ledger_path)
+    run_id = run_id or ledger.last_run_id()
+    if run_id is None:
+        raise UserError(f"workspace {workspace.root} has no runs yet; start one with `curate run`.")
+    row = ledger.run_row(run_id)
+    if row is None:
+        raise UserError(f"no run '{run_id}' in workspace {workspace.root}; see `curate runs`.")
+    counts = ledger.counts(run_id)
+    by_stage = counts.pop("removed_by_stage")
+    output = Path(row["run_dir"]) / "output"
+    shards = sorted(output.glob("*.parquet")) if output.is_dir() else []
+    return {
+        "run_id": run_id,
+        "pipeline": row["pipeline"],
+        "state": row["state"],
+        "started_at": _iso(row["started_at"]),
+        "finished_at": _iso(row["finished_at"]),
+        "seconds": row["seconds"],
+        "engine": row["engine"],
+        "curate_version": row["curate_version"],
+        "balanced": row["balanced"],
+        "error": row["error"],
+        "counts": counts,
+        "removed_by_stage": by_stage,
+        "stages": [
+            {k: s[k] for k in ("stage", "kind", "docs_in", "docs_out", "removed", "seconds")}
+            for s in ledger.table("stages", run_id)
+        ],
+        "run_dir": row["run_dir"],
+        "output": {"dir": str(output), "shards": len(shards), "bytes": sum(p.stat().st_size for p in shards)},
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") if isinstance(value, dt.datetime) else value
+
+
+def _reasons(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {n:,}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def render_status(status: dict[str, Any]) -> str:
+    c = status["counts"]
+    removed, quarantined = sum(c["removed"].values()), sum(c["quarantined"].values())
+    seconds = f"{status['seconds']:.1f} s" if status["seconds"] is not None else "running"
+    lines = [
+        f"run {status['run_id']}  {status['state']}  pipeline {status['pipeline']}  {seconds}",
+        f"  input        {c['input']:>10,}",
+        f"  kept         {c['kept']:>10,}",
+        f"  removed      {removed:>10,}   {_reasons(c['removed'])}",
+        f"  quarantined  {quarantined:>10,}   {_reasons(c['quarantined'])}",
+    ]
+    if status["balanced"] is not None:
+        lines.append(f"  books        {'balanced' if status['balanced'] else 'NOT balanced'}")
+    if status["stages"]:
+        lines.append("  stages:")
+        for s in status["stages"]:
+            lines.append(
+                f"    {s['stage']:<22} {s['docs_in']:>10,} in {s['docs_out']:>10,} out  {s['seconds']:8.2f} s"
+            )
+    out = status["output"]
+    lines.append(f"  output       {out['dir']}  ({out['shards']} shards, {human_bytes(out['bytes'])})")
+    if status["error"]:
+        lines.append(f"  error        {status['error']}")
+    return "\n".join(lines)
+
+
+def render_runs(rows: list[dict[str, Any]]) -> str:
+    header = (
+        f"{'run_id':<24} {'pipeline':<16} {'state':<11} {'started':<19} {'seconds':>8} "
+        f"{'input':>9} {'kept':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        started = r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else ""
+        seconds = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
+        lines.append(
+            f"{r['run_id']:<24} {(r['pipeline'] or '')[:16]:<16} {r['state']:<11} {started:<19} "
+            f"{seconds:>8} {r['counts']['input']:>9,} {r['counts']['kept']:>9,}"
+        )
+    return "\n".join(lines)

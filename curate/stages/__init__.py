@@ -1,0 +1,6 @@
+"""Pipeline stages. Importing this package registers the built-in stages (see `base.register`)."""
+
+from curate.stages import length, normalize  # noqa: F401
+from curate.stages.base import Stage, StageResult, register, registry, stage_class
+
+__all__ = ["Stage", "StageResult", "register", "registry", "stage_class"]

@@ -1,0 +1,244 @@
+"""Readers: every format into the canonical schema, and every kind of bad input quarantined, never lost."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from curate import schema as S
+from curate.errors import InputError
+from curate.io.discover import discover, plan_units
+from curate.io.readers import ReadOptions, read_unit
+from tests.conftest import PROSE, write_jsonl
+
+
+def read_all(paths, opts=ReadOptions(), partition_bytes=64 << 20, fmt="auto"):
+    """Read every unit of `paths`; return (docs, quarantine) as lists of dicts, and the input count."""
+    files = discover([str(p) for p in paths], fmt)
+    docs, bad, n = [], [], 0
+    for unit in plan_units(files, partition_bytes, opts.text_unit):
+        for batch in read_unit(unit, opts):
+            assert batch.docs.schema == S.DOC_SCHEMA
+            assert batch.quarantine.schema == S.QUARANTINE_SCHEMA
+            docs += batch.docs.to_pylist()
+            bad += batch.quarantine.to_pylist()
+            n += batch.n_input
+    return docs, bad, n
+
+
+def test_jsonl_plain_gzip_and_zstd_read_the_same_documents(tmp_path, prose_records):
+    plain = write_jsonl(tmp_path / "plain" / "a.jsonl", prose_records)
+    data = plain.read_bytes()
+    (tmp_path / "gz").mkdir()
+    (tmp_path / "gz" / "a.jsonl.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "zst").mkdir()
+    (tmp_path / "zst" / "a.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(data))
+    results = [read_all([tmp_path / d]) for d in ("plain", "gz", "zst")]
+    for docs, bad, n in results:
+        assert [d["text"] for d in docs] == PROSE
+        assert bad == [] and n == len(PROSE)
+    # Derived ids are the source path and the byte offset of the record: stable, and equal across codecs.
+    offsets = [[d["id"].split("#")[1] for d in docs] for docs, _, _ in results]
+    assert offsets[0] == offsets[1] == offsets[2]
+    assert results[1][0][0]["id"] == "a.jsonl.gz#0"
+    assert results[0][0][0]["id"] == "a.jsonl#0"
+    second_offset = len(json.dumps(prose_records[0]).encode()) + 1
+    assert results[0][0][1]["id"] == f"a.jsonl#{second_offset}"
+    assert json.loads(results[0][0][0]["meta"]) == {"id": "doc-0", "lang": "en"}
+
+
+def test_configured_id_and_text_keys(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"uid": 7, "body": "seven"}, {"uid": "x", "body": "ex"}])
+    docs, bad, _ = read_all([path], ReadOptions(text_key="body", id_key="uid"))
+    assert [(d["id"], d["text"], d["meta"]) for d in docs] == [("7", "seven", None), ("x", "ex", None)]
+    assert bad == []
+
+
+def test_byte_range_units_cover_every_line_exactly_once(tmp_path):
+    records = [{"text": f"line number {i} " + "x" * (i % 37)} for i in range(500)]
+    path = write_jsonl(tmp_path / "big.jsonl", records)
+    files = discover([str(path)])
+    units = plan_units(files, partition_bytes=1000)
+    assert len(units) > 10
+    docs, bad, n = read_all([path], partition_bytes=1000)
+    assert [d["text"] for d in docs] == [r["text"] for r in records]
+    assert n == 500 and bad == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"text": "cut off in the midd', S.MALFORMED_JSON),
+        (b'{"text": "caf\xe9"}', S.INVALID_UTF8),
+        (b'{"body": "no text field"}', S.MISSING_TEXT),
+        (b'{"text": null}', S.MISSING_TEXT),
+        (b'{"text": 42}', S.TEXT_NOT_STRING),
+        (b'{"text": ["a", "list"]}', S.TEXT_NOT_STRING),
+        (b'{"text": "  \\n "}', S.EMPTY_TEXT),
+        (b'["an", "array"]', S.NOT_AN_OBJECT),
+    ],
+)
+def test_bad_jsonl_records_are_quarantined_with_their_bytes(tmp_path, raw, reason):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"text": "good one"}], [raw, b'{"text": "good two"}'])
+    docs, bad, n = read_all([path])
+    assert [d["text"] for d in docs] == ["good one", "good two"]
+    assert [b["reason"] for b in bad] == [reason]
+    assert bad[0]["raw"] == raw and bad[0]["source"] == "a.jsonl"
+    assert n == 3
+
+
+def test_missing_configured_id_is_quarantined(tmp_path):
+    path = write_jsonl(
+        tmp_path / "a.jsonl", [{"id": "a", "text": "one"}, {"text": "two"}, {"id": "", "text": "3"}]
+    )
+    docs, bad, n = read_all([path], ReadOptions(id_key="id"))
+    assert [d["id"] for d in docs] == ["a"]
+    assert [b["reason"] for b in bad] == [S.MISSING_ID, S.MISSING_ID]
+    assert n == 3
+
+
+def test_truncated_gzip_keeps_what_was_read_and_reports_the_file(tmp_path):
+    records = [{"text": f"record {i} " + "words " * 50} for i in range(400)]
+    data = gzip.compress(b"\n".join(json.dumps(r).encode() for r in records) + b"\n")
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    docs, bad, n = read_all([path])
+    assert 0 < len(docs) < 400
+    assert [b["reason"] for b in bad] == [S.UNREADABLE_FILE]
+    assert "cut.jsonl.gz" in bad[0]["detail"]
+    assert n == len(docs) + 1
+    assert [d["text"] for d in docs] == [r["text"] for r in records[: len(docs)]]
+
+
+def test_corrupt_zstd_is_reported_by_name(tmp_path):
+    path = tmp_path / "bad.jsonl.zst"
+    path.write_bytes(b"this is not zstd data at all")
+    docs, bad, _ = read_all([path])
+    assert docs == [] and [b["reason"] for b in bad] == [S.UNREADABLE_FILE]
+    assert "bad.jsonl.zst" in bad[0]["detail"]
+
+
+def test_parquet_file_folder_and_glob(tmp_path, prose_records):
+    table = pa.Table.from_pylist(prose_records)
+    (tmp_path / "pq").mkdir()
+    pq.write_table(table.slice(0, 3), tmp_path / "pq" / "part-0.parquet")
+    pq.write_table(table.slice(3), tmp_path / "pq" / "part-1.parquet", row_group_size=1)
+    for spec in (tmp_path / "pq", tmp_path / "pq" / "*.parquet"):
+        docs, bad, n = read_all([spec], ReadOptions(id_key="id"))
+        assert [d["text"] for d in docs] == PROSE and bad == [] and n == len(PROSE)
+        assert [d["id"] for d in docs] == [r["id"] for r in prose_records]
+        assert json.loads(docs[0]["meta"]) == {"lang": "en"}
+    one_file = read_all([tmp_path / "pq" / "part-1.parquet"], partition_bytes=1)[0]
+    assert [d["id"] for d in one_file] == [f"part-1.parquet#{i}" for i in range(3)]
+
+
+def test_parquet_row_group_units_partition_the_rows(tmp_path):
+    rows = [{"text": f"row {i} " * 20} for i in range(300)]
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=25)
+    assert len(plan_units(discover([str(path)]), partition_bytes=4000)) > 3
+    docs, bad, n = read_all([path], partition_bytes=4000)
+    assert bad == [] and n == 300
+    assert [d["text"] for d in docs] == [r["text"] for r in rows]
+    assert [d["id"] for d in docs] == [f"r.parquet#{i}" for i in range(300)]
+
+
+def test_parquet_without_the_text_column_quarantines_every_row(tmp_path):
+    path = tmp_path / "notext.parquet"
+    pq.write_table(pa.table({"body": ["a", "b", "c"], "n": [1, 2, 3]}), path)
+    docs, bad, n = read_all([path])
+    assert docs == [] and n == 3
+    assert {b["reason"] for b in bad} == {S.MISSING_TEXT_COLUMN}
+    assert json.loads(bad[1]["raw"]) == {"body": "b", "n": 2}
+    assert "body, n" in bad[0]["detail"]
+
+
+def test_parquet_bad_rows_and_non_string_text(tmp_path):
+    path = tmp_path / "mixed.parquet"
+    pq.write_table(pa.table({"text": ["fine", None, "  ", "also fine"]}), path)
+    docs, bad, n = read_all([path])
+    assert [d["text"] for d in docs] == ["fine", "also fine"]
+    assert [(b["offset"], b["reason"]) for b in bad] == [(1, S.MISSING_TEXT), (2, S.EMPTY_TEXT)]
+    ints = tmp_path / "ints" / "ints.parquet"
+    ints.parent.mkdir()
+    pq.write_table(pa.table({"text": [1, 2]}), ints)
+    docs, bad, n = read_all([ints])
+    assert docs == [] and [b["reason"] for b in bad] == [S.TEXT_NOT_STRING] * 2 and n == 2
+
+
+def test_corrupt_parquet_is_reported_by_name(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1 this is not really parquet")
+    docs, bad, n = read_all([path])
+    assert docs == [] and n == 1
+    assert bad[0]["reason"] == S.UNREADABLE_FILE and "broken.parquet" in bad[0]["detail"]
+
+
+def test_text_files_one_document_per_file(tmp_path):
+    (tmp_path / "t" / "sub").mkdir(parents=True)
+    (tmp_path / "t" / "a.txt").write_text("first document\nwith two lines\n")
+    (tmp_path / "t" / "sub" / "b.txt").write_bytes(b"\xef\xbb\xbfsecond document with a BOM")
+    (tmp_path / "t" / "empty.txt").write_text("   \n")
+    (tmp_path / "t" / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "t" / ".hidden.txt").write_text("skipped")
+    docs, bad, n = read_all([tmp_path / "t"])
+    assert sorted((d["id"], d["text"]) for d in docs) == [
+        ("a.txt", "first document\nwith two lines\n"),
+        ("sub/b.txt", "second document with a BOM"),
+    ]
+    assert sorted((b["source"], b["reason"]) for b in bad) == [
+        ("empty.txt", S.EMPTY_TEXT),
+        ("latin1.txt", S.INVALID_UTF8),
+    ]
+    assert n == 4
+
+
+def test_text_lines_one_document_per_line(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"alpha beta\r\ngamma\n\n\xff broken\ndelta\n")
+    docs, bad, n = read_all([path], ReadOptions(text_unit="line"))
+    assert [(d["id"], d["text"]) for d in docs] == [
+        ("lines.txt#0", "alpha beta"),
+        ("lines.txt#12", "gamma"),
+        ("lines.txt#28", "delta"),
+    ]
+    assert [b["reason"] for b in bad] == [S.INVALID_UTF8]
+    assert n == 4  # the blank line is not a record
+
+
+def test_discover_errors_name_the_problem(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        discover([str(tmp_path / "missing.jsonl")])
+    (tmp_path / "notes.docx").write_bytes(b"x")
+    with pytest.raises(InputError, match="cannot tell the format"):
+        discover([str(tmp_path / "notes.docx")])
+    with pytest.raises(InputError, match="no input files found"):
+        discover([str(tmp_path)])
+    docs, _, _ = read_all([tmp_path / "notes.docx"], fmt="text")
+    assert docs[0]["text"] == "x"
+
+
+def test_sources_are_relative_to_the_common_root(tmp_path, prose_records):
+    write_jsonl(tmp_path / "a" / "x.jsonl", prose_records[:1])
+    write_jsonl(tmp_path / "b" / "x.jsonl", prose_records[1:2])
+    files = discover([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert [f.source for f in files] == ["a/x.jsonl", "b/x.jsonl"]
+
+
+def test_batches_are_bounded(tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"text": "w " * 100}] * 50)
+    unit = plan_units(discover([str(path)]), 1 << 30)[0]
+    sizes = [b.n_input for b in read_unit(unit, ReadOptions(batch_rows=7))]
+    assert sizes == [7] * 7 + [1]
+
+
+def test_empty_file_gives_no_documents(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    docs, bad, n = read_all([path])
+    assert docs == [] and bad == [] and n == 0

@@ -1,0 +1,200 @@
+"""The engine and the runner: Dask equals pandas, the books balance, runs resume, the ledger records."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask.dataframe as dd
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from dask.dataframe.utils import assert_eq
+
+from curate.config import option
+from curate.engine import Engine, map_stage
+from curate.errors import RunFailed, UserError
+from curate.io.discover import discover, plan_units
+from curate.io.readers import ReadOptions, read_unit
+from curate.pipeline.runner import Runner
+from curate.pipeline.spec import pipeline_from_mapping
+from curate.runs.summary import run_status
+from curate.runs.workspace import Workspace
+from curate.stages.base import Stage, register
+from curate.stages.length import LengthFilter, LengthParams
+from curate.stages.normalize import NormalizeParams, UnicodeNormalize
+from tests.conftest import PROSE, write_jsonl
+
+
+@dataclass
+class FailParams:
+    flag_file: str = option("", help="Raise while this file exists.")
+
+
+@register
+class FailIfFlag(Stage):
+    """Test stage: raises on the second unit while a flag file exists (a crash in the middle of a run)."""
+
+    name = "_test_fail_if_flag"
+    Params = FailParams
+
+    def annotate(self, df):
+        if os.path.exists(self.params.flag_file) and df["source"].str.contains("part-1").any():
+            raise RuntimeError("simulated crash")
+        return df
+
+
+def corpus(tmp_path: Path, files: int = 3) -> Path:
+    """`files` JSONL files of prose with short lines, near-empty lines and a broken record each."""
+    root = tmp_path / "corpus"
+    for k in range(files):
+        records = [{"text": f"  {t}\r\nParagraph {k}-{i}.  "} for i, t in enumerate(PROSE)]
+        records += [{"text": "too short"}, {"text": f"caf\u0065\u0301 {k} " + "word " * 30}]
+        write_jsonl(root / f"part-{k}.jsonl", records, [b'{"text": broken'])
+    return root
+
+
+STAGES = [{"stage": "unicode_normalize", "form": "NFC"}, {"stage": "length_filter", "min_words": 5}]
+
+
+def make_pipeline(root: Path, stages=STAGES, **input_opts):
+    return pipeline_from_mapping(
+        {"name": "test", "input": {"paths": [str(root)], **input_opts}, "stages": stages}
+    )
+
+
+def output_frame(run_dir: Path) -> pd.DataFrame:
+    files = sorted((run_dir / "output").glob("*.parquet"))
+    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+
+
+def test_map_stage_on_three_partitions_equals_the_stage_on_one_frame():
+    df = pd.DataFrame(
+        {
+            "id": [f"d{i}" for i in range(9)],
+            "source": "s",
+            "meta": None,
+            "text": [f"{'word ' * i}end" for i in range(9)],
+        }
+    )
+    stage = LengthFilter(LengthParams(min_words=3, max_words=7))
+    ddf = dd.from_pandas(df, npartitions=3)
+    assert ddf.npartitions == 3
+    with Engine(workers=0) as engine:
+        (got,) = engine.compute(map_stage(ddf, stage))
+    assert_eq(got, stage.apply(df).kept, check_index=False)
+    assert got["n_words"].tolist() == [3, 4, 5, 6, 7]
+
+
+def reference_output(root: Path) -> pd.DataFrame:
+    """The stages applied to one pandas frame of every readable record, without Dask."""
+    frames = [
+        b.docs.to_pandas()
+        for u in plan_units(discover([str(root)]), 1 << 30)
+        for b in read_unit(u, ReadOptions())
+    ]
+    df = pd.concat(frames, ignore_index=True)
+    for stage in (UnicodeNormalize(NormalizeParams()), LengthFilter(LengthParams(min_words=5))):
+        df = stage.apply(df).kept
+    return df.sort_values("id").reset_index(drop=True)
+
+
+def test_a_local_cluster_run_equals_the_stages_on_one_pandas_frame(tmp_path):
+    root = corpus(tmp_path)
+    ws = Workspace(tmp_path / "ws")
+    result = Runner(make_pipeline(root), ws, Engine(workers=2, progress=False), log=lambda m: None).run()
+    got = output_frame(result.run_dir).sort_values("id").reset_index(drop=True)
+    assert_eq(got, reference_output(root), check_dtype=False)
+    assert got["text"].str.contains("\r").sum() == 0
+    assert "café 0" in " ".join(got["text"])  # NFC joined e + combining accent
+
+
+def test_books_balance_and_the_ledger_records_the_run(tmp_path):
+    root = corpus(tmp_path)
+    ws = Workspace(tmp_path / "ws")
+    result = Runner(
+        make_pipeline(root, partition_mb=0.0003), ws, Engine(workers=0, progress=False), log=lambda m: None
+    ).run()
+    status = run_status(ws)
+    c = status["counts"]
+    assert status["run_id"] == result.run_id and status["state"] == "finished" and status["balanced"]
+    assert c["input"] == 3 * (len(PROSE) + 3)
+    assert c["quarantined"] == {"malformed_json": 3}
+    assert c["removed"] == {"too_few_words": 3}
+    assert c["kept"] == 3 * (len(PROSE) + 1) == len(output_frame(result.run_dir))
+    assert status["removed_by_stage"] == {"length_filter": {"too_few_words": 3}}
+    assert [s["stage"] for s in status["stages"]] == ["unicode_normalize", "length_filter"]
+    removed = pq.read_table(next((result.run_dir / "removed").glob("*.parquet"))).to_pandas()
+    assert set(removed["reason"]) == {"too_few_words"} and set(removed["stage"]) == {"length_filter"}
+    quarantine = pd.concat(
+        pq.read_table(p).to_pandas() for p in (result.run_dir / "quarantine").glob("*.parquet")
+    )
+    assert list(quarantine["raw"]) == [b'{"text": broken'] * 3
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert len(manifest["inputs"]) == 3 and manifest["versions"]["pyarrow"]
+    assert manifest["config"]["stages"][1]["min_words"] == 5
+    assert (ws.root / "latest").resolve() == result.run_dir.resolve()
+    assert not (result.run_dir / "work").exists()
+    shards = ws_table(ws, "shards", result.run_id)
+    assert len(shards) > 3 and {s["status"] for s in shards} == {"done"}
+
+
+def ws_table(ws: Workspace, name: str, run_id: str):
+    from curate.runs.ledger import Ledger
+
+    return Ledger(ws.ledger_path).table(name, run_id)
+
+
+def test_a_failed_run_resumes_where_it_stopped(tmp_path):
+    root = corpus(tmp_path)
+    flag = tmp_path / "crash-now"
+    flag.write_text("1")
+    stages = [*STAGES, {"stage": "_test_fail_if_flag", "flag_file": str(flag)}]
+    ws = Workspace(tmp_path / "ws")
+    pipeline = make_pipeline(root, stages)
+    with pytest.raises(RunFailed, match="simulated crash") as info:
+        Runner(pipeline, ws, Engine(workers=0, progress=False), log=lambda m: None).run()
+    assert "--resume" in str(info.value)
+    failed = run_status(ws)
+    assert failed["state"] == "failed" and "simulated crash" in failed["error"]
+    run_dir = Path(failed["run_dir"])
+    assert "RuntimeError: simulated crash" in (run_dir / "error.txt").read_text()
+    done_before = sorted(p.name for p in (run_dir / "markers" / "p0").iterdir())
+    assert done_before == ["u00000.json"]
+    first_marker = (run_dir / "markers" / "p0" / "u00000.json").stat().st_mtime_ns
+
+    flag.unlink()
+    messages = []
+    result = Runner(pipeline, ws, Engine(workers=0, progress=False), log=messages.append).run(resume="last")
+    assert result.run_id == failed["run_id"]
+    assert any("1 of 3 units already done" in m for m in messages)
+    assert (run_dir / "markers" / "p0" / "u00000.json").stat().st_mtime_ns == first_marker  # not redone
+    status = run_status(ws)
+    assert status["state"] == "finished" and status["balanced"]
+    assert status["counts"]["kept"] == len(output_frame(run_dir)) == 3 * (len(PROSE) + 1)
+    assert len(output_frame(run_dir)["id"].unique()) == status["counts"]["kept"]
+
+
+def test_resume_refuses_a_changed_config_or_input(tmp_path):
+    root = corpus(tmp_path)
+    ws = Workspace(tmp_path / "ws")
+    Runner(make_pipeline(root), ws, Engine(workers=0, progress=False), log=lambda m: None).run()
+    with pytest.raises(UserError, match="no unfinished run"):
+        Runner(make_pipeline(root), ws, Engine(workers=0, progress=False)).run(resume="last")
+    run_id = run_status(ws)["run_id"]
+    changed = make_pipeline(root, [{"stage": "length_filter", "min_words": 6}])
+    with pytest.raises(UserError, match="config differs"):
+        Runner(changed, ws, Engine(workers=0, progress=False)).run(resume=run_id)
+    write_jsonl(root / "part-0.jsonl", [{"text": "new content"}])
+    with pytest.raises(UserError, match="input files changed"):
+        Runner(make_pipeline(root), ws, Engine(workers=0, progress=False)).run(resume=run_id)
+
+
+def test_a_workspace_takes_one_run_at_a_time(tmp_path):
+    first, second = Workspace(tmp_path), Workspace(tmp_path)
+    with first, pytest.raises(UserError, match=f"in use by another curate run \\(pid {os.getpid()}\\)"):
+        second.lock()
+    second.lock()
+    second.unlock()

@@ -1,0 +1,105 @@
+"""The command line: documented commands, one-sentence errors with their exit codes, the demo end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from curate import __version__
+from curate.cli import main
+from tests.conftest import REPO, write_jsonl
+
+COMMANDS = sorted(main.commands)
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example_and_is_in_the_readme(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Example:" in result.output and f"curate {command}" in result.output.split("Example:")[1]
+    assert f"curate {command}" in (REPO / "README.md").read_text(), (
+        f"README does not document `curate {command}`"
+    )
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["run", "missing.yaml", "-w", "{ws}"], 2, "pipeline config 'missing.yaml' not found"),
+        (["run", "{bad}", "-w", "{ws}"], 2, "stages[0].min_word: unknown key. Did you mean 'min_words'?"),
+        (["run", "{good}", "-w", "{ws}", "--workers", "many"], 2, "Invalid value for '--workers'"),
+        (["run", "{good}", "-w", "{ws}", "--input", "nowhere/*.jsonl"], 2, "no input files found"),
+        (["run", "{good}", "-w", "{ws}", "--set", "nokey"], 2, "expected KEY=VALUE"),
+        (["status", "-w", "{ws}"], 2, "is not a curate workspace"),
+        (["runs", "-w", "{ws}"], 2, "is not a curate workspace"),
+        (["stages", "lenght_filter"], 2, "Did you mean 'length_filter'?"),
+        (["frobnicate"], 2, "No such command 'frobnicate'"),
+    ],
+)
+def test_user_mistakes_are_one_sentence_and_exit_2(tmp_path, args, code, message):
+    good = tmp_path / "good.yaml"
+    good.write_text("name: t\ninput:\n  paths: [data]\nstages: []\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\ninput:\n  paths: [data]\nstages:\n  - stage: length_filter\n    min_word: 3\n")
+    fill = {"{ws}": str(tmp_path / "ws"), "{good}": str(good), "{bad}": str(bad)}
+    result = invoke(*[fill.get(a, a) for a in args])
+    assert result.exit_code == code
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("curate: error: "), result.output
+    assert message in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_run_status_and_runs(tmp_path):
+    write_jsonl(
+        tmp_path / "data" / "a.jsonl",
+        [{"text": "one two three four five six"}, {"text": "short"}],
+        [b"{not json"],
+    )
+    config = tmp_path / "p.yaml"
+    config.write_text(
+        "name: cli-test\ninput:\n  paths: [data]\nstages:\n  - stage: length_filter\n    min_words: 3\n"
+    )
+    ws = tmp_path / "ws"
+    dry = invoke("run", config, "-w", ws, "--dry-run", "--input", tmp_path / "data")
+    assert dry.exit_code == 0 and "min_words: 3" in dry.output and not ws.exists()
+    result = invoke("run", config, "-w", ws, "--workers", "0", "--input", tmp_path / "data", "--json", "-q")
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output[result.output.index("{") :])
+    assert status["counts"] == {
+        "input": 3,
+        "kept": 1,
+        "removed": {"too_few_words": 1},
+        "quarantined": {"malformed_json": 1},
+    }
+    again = json.loads(invoke("status", "-w", ws, "--json").output)
+    assert again["run_id"] == status["run_id"] and again["balanced"] is True
+    text = invoke("status", "-w", ws).output
+    assert "books        balanced" in text and "too_few_words 1" in text
+    table = invoke("runs", "-w", ws).output
+    assert status["run_id"] in table and "cli-test" in table
+
+
+def test_demo_runs_on_the_embedded_corpus(tmp_path):
+    result = invoke("demo", "-w", tmp_path / "ws", "--workers", "0", "--json", "-q")
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output[result.output.index("{") :])
+    c = status["counts"]
+    assert status["state"] == "finished" and status["balanced"] is True
+    assert c["input"] == c["kept"] + sum(c["removed"].values()) + sum(c["quarantined"].values())
+    assert c["kept"] > 300 and status["output"]["shards"] >= 1
+    # The deliberately damaged file shows every kind of bad record.
+    assert {"malformed_json", "invalid_utf8", "missing_text", "text_not_string", "empty_text"} <= set(
+        c["quarantined"]
+    )
