@@ -54,7 +54,9 @@ def make_corpus(path: Path, size_bytes: int) -> None:
     written = 0
     with open(path, "w", encoding="utf-8") as f:
         for i, text in enumerate(itertools.cycle(texts)):
-            line = json.dumps({"id": f"r{i}", "text": text, "copy": i // len(texts)}, ensure_ascii=False) + "\n"
+            line = (
+                json.dumps({"id": f"r{i}", "text": text, "copy": i // len(texts)}, ensure_ascii=False) + "\n"
+            )
             f.write(line)
             written += len(line.encode())
             if written >= size_bytes:
@@ -105,8 +107,11 @@ def run_and_sample(cmd: list[str]) -> dict:
     err = proc.stderr.read()
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
-    return {"seconds": time.perf_counter() - t0, "peak_total_mb": peak_total,
-            "peaks_mb": sorted((round(v, 1), n) for n, v in peaks.values())}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "peak_total_mb": peak_total,
+        "peaks_mb": sorted((round(v, 1), n) for n, v in peaks.values()),
+    }
 
 
 def main() -> None:
@@ -123,23 +128,31 @@ def main() -> None:
     size_mb = corpus.stat().st_size / 1e6
     print(f"corpus: {corpus} ({size_mb:,.0f} MB)")
 
-    out = subprocess.run([sys.executable, __file__, "--child-read", str(corpus)], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child-read", str(corpus)], capture_output=True, text=True, check=True
+    )
     read = json.loads(out.stdout)
-    print(f"read, one unit, one process: {read['docs']:,} docs in {read['seconds']:.1f} s "
-          f"({read['mb_per_s']:.0f} MB/s), peak RSS {read['peak_rss_mb']:.0f} MB")
+    print(
+        f"read, one unit, one process: {read['docs']:,} docs in {read['seconds']:.1f} s "
+        f"({read['mb_per_s']:.0f} MB/s), peak RSS {read['peak_rss_mb']:.0f} MB"
+    )
 
     config = args.data / "pipeline.yaml"
-    config.write_text("name: io-memory\ninput:\n  paths: []\nstages:\n  - stage: unicode_normalize\n"
-                      "  - stage: length_filter\n    min_words: 20\n")
+    config.write_text(
+        "name: io-memory\ninput:\n  paths: []\nstages:\n  - stage: unicode_normalize\n"
+        "  - stage: length_filter\n    min_words: 20\n"
+    )
     curate = [sys.executable, "-m", "curate.cli"]
     for label, workers in (("run-inprocess", "0"), ("run-cluster", "2")):
         ws = args.data / f"ws-{label}"
         subprocess.run(["rm", "-rf", str(ws)], check=True)
-        result = run_and_sample([*curate, "run", str(config), "-w", str(ws), "--input", str(corpus),
-                                 "--workers", workers, "-q"])
-        print(f"{label}: {result['seconds']:.1f} s ({size_mb / result['seconds']:.1f} MB/s), "
-              f"peak RSS of the process tree {result['peak_total_mb']:.0f} MB")
+        result = run_and_sample(
+            [*curate, "run", str(config), "-w", str(ws), "--input", str(corpus), "--workers", workers, "-q"]
+        )
+        print(
+            f"{label}: {result['seconds']:.1f} s ({size_mb / result['seconds']:.1f} MB/s), "
+            f"peak RSS of the process tree {result['peak_total_mb']:.0f} MB"
+        )
         for rss, name in result["peaks_mb"]:
             print(f"    {rss:8.1f} MB  {name}")
 
