@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
+from _measure import run_and_sample
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SOURCES = [
@@ -78,40 +78,6 @@ def measure_read(path: Path) -> dict:
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"docs": docs, "seconds": seconds, "peak_rss_mb": peak, "mb_per_s": f.size / 1e6 / seconds}
-
-
-def run_and_sample(cmd: list[str]) -> dict:
-    """Run a command; sample the RSS of every process in its tree; return per-process peaks and the sum."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    root = psutil.Process(proc.pid)
-    peaks: dict[int, tuple[str, float]] = {}
-    peak_total = 0.0
-    while proc.poll() is None:
-        try:
-            tree = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            break
-        total = 0.0
-        for p in tree:
-            try:
-                rss = p.memory_info().rss / 2**20
-                name = " ".join(p.cmdline()[1:3])[:60]
-            except psutil.Error:
-                continue
-            total += rss
-            if rss > peaks.get(p.pid, ("", 0.0))[1]:
-                peaks[p.pid] = (name, rss)
-        peak_total = max(peak_total, total)
-        time.sleep(0.2)
-    err = proc.stderr.read()
-    if proc.returncode != 0:
-        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
-    return {
-        "seconds": time.perf_counter() - t0,
-        "peak_total_mb": peak_total,
-        "peaks_mb": sorted((round(v, 1), n) for n, v in peaks.values()),
-    }
 
 
 def main() -> None:

@@ -229,6 +229,110 @@ def runs(workspace, limit, as_json):
 
 
 @main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "--output",
+    "-o",
+    "workspace",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Workspace folder; the deduplicated shards land in OUTPUT/latest/output.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.01, 0.99),
+    default=0.8,
+    show_default=True,
+    help="Jaccard similarity at which two documents are near duplicates.",
+)
+@click.option(
+    "--num-perm", type=click.IntRange(1, 4096), default=128, show_default=True, help="MinHash permutations."
+)
+@click.option("--ngram", type=click.IntRange(min=1), default=5, show_default=True, help="Words per shingle.")
+@click.option(
+    "--bands", type=click.IntRange(min=1), help="LSH bands (with --rows); default: from the threshold."
+)
+@click.option(
+    "--rows", type=click.IntRange(min=1), help="Rows per band (with --bands), e.g. --bands 14 --rows 8."
+)
+@click.option("--no-verify", is_flag=True, help="Trust LSH candidates without checking their exact Jaccard.")
+@click.option("--no-exact", is_flag=True, help="Skip the exact (content hash) pass.")
+@click.option(
+    "--incremental/--no-incremental",
+    default=True,
+    show_default=True,
+    help="Also remove copies of documents that earlier runs in OUTPUT published.",
+)
+@click.option("--text-key", default="text", show_default=True, help="Field or column holding the text.")
+@click.option("--id-key", help="Field holding unique ids (default: derived from file and offset).")
+@_engine_options
+@click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def dedup(
+    inputs,
+    workspace,
+    threshold,
+    num_perm,
+    ngram,
+    bands,
+    rows,
+    no_verify,
+    no_exact,
+    incremental,
+    text_key,
+    id_key,
+    workers,
+    scheduler,
+    as_json,
+    quiet,
+):
+    """Remove exact and near-duplicate documents from INPUT (files, folders or globs).
+
+    Runs pipelines/dedup.yaml: exact dedup by content hash, then MinHash LSH near dedup with exact-Jaccard
+    verification and connected components. Prints documents in, duplicates removed, clusters, the LSH
+    S-curve and the time per phase. Run it again on a new batch with the same OUTPUT to deduplicate the
+    batch against what earlier runs kept.
+
+    \b
+    Example:
+      curate dedup 'crawl/*.jsonl.gz' --output dedup-ws --threshold 0.8 --bands 14 --rows 8
+    """
+    from curate.dedup.report import render_dedup_summary
+    from curate.pipeline.runner import Runner
+    from curate.pipeline.spec import load_yaml, pipeline_from_mapping
+    from curate.resources import pipeline_path
+    from curate.runs.summary import run_status
+    from curate.runs.workspace import Workspace
+
+    if (bands is None) != (rows is None):
+        raise click.UsageError("give --bands and --rows together, or neither")
+    config = pipeline_path("dedup")
+    data = load_yaml(config)
+    data["input"].update(paths=list(inputs), text_key=text_key, id_key=id_key)
+    stages = [s for s in data["stages"] if not (no_exact and s["stage"] == "exact_dedup")]
+    for s in stages:
+        if s["stage"] == "exact_dedup":
+            s["incremental"] = incremental
+        if s["stage"] == "minhash_dedup":
+            s.update(
+                threshold=threshold,
+                num_perm=num_perm,
+                ngram=ngram,
+                bands=bands,
+                rows=rows,
+                verify=not no_verify,
+                incremental=incremental,
+            )
+    data["stages"] = stages
+    pipeline = pipeline_from_mapping(data, str(config))
+    ws = Workspace(workspace)
+    engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
+    result = Runner(pipeline, ws, engine, config_path=str(config)).run()
+    status = run_status(ws, result.run_id)
+    click.echo(json.dumps(status, indent=2, default=str) if as_json else render_dedup_summary(status))
+
+
+@main.command()
 @click.argument("name", required=False)
 def stages(name):
     """List the stages a pipeline config can use, or show one stage's parameters.

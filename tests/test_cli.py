@@ -103,3 +103,34 @@ def test_demo_runs_on_the_embedded_corpus(tmp_path):
     assert {"malformed_json", "invalid_utf8", "missing_text", "text_not_string", "empty_text"} <= set(
         c["quarantined"]
     )
+
+
+def test_dedup_command_prints_the_summary_and_deduplicates_incrementally(tmp_path):
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho".split()
+    base = " ".join(words * 3)
+    write_jsonl(
+        tmp_path / "b1" / "a.jsonl",
+        [
+            {"id": "a", "text": base},
+            {"id": "b", "text": base + " sigma"},
+            {"id": "c", "text": base},
+            {"id": "d", "text": "tau " * 40},
+        ],
+    )
+    ws = tmp_path / "out"
+    result = invoke("dedup", tmp_path / "b1", "--output", ws, "--id-key", "id", "--workers", "0", "-q")
+    assert result.exit_code == 0, result.output
+    assert "exact duplicates                1" in result.output
+    assert "near duplicates                 1" in result.output
+    assert "16 bands x 8 rows" in result.output and "seconds (near)" in result.output
+    write_jsonl(
+        tmp_path / "b2" / "a.jsonl", [{"id": "e", "text": base + " upsilon"}, {"id": "f", "text": "phi " * 9}]
+    )
+    again = json.loads(
+        invoke(
+            "dedup", tmp_path / "b2", "--output", ws, "--id-key", "id", "--workers", "0", "-q", "--json"
+        ).stdout
+    )
+    assert again["counts"]["removed"] == {"near_duplicate": 1} and again["counts"]["kept"] == 1
+    bad = invoke("dedup", tmp_path / "b1", "--output", ws, "--bands", "9")
+    assert bad.exit_code == 2 and "give --bands and --rows together" in bad.output

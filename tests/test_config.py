@@ -52,6 +52,10 @@ def with_(**changes):
         ({"engine": {"workers": 2.5}}, r"engine\.workers: expected an integer, got 2\.5"),
         ({"input": "x.jsonl"}, r"input: expected a mapping"),
         ({"colour": "blue"}, r"colour: unknown key"),
+        (
+            {"input": {"paths": ["x"], "fallback_encoding": "klingon"}},
+            r"input: fallback_encoding: unknown encoding",
+        ),
     ],
 )
 def test_invalid_configs_are_rejected_with_the_key_path(data, message):

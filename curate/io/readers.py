@@ -29,6 +29,7 @@ class ReadOptions:
     text_unit: str = "file"  # text format: "file" (one document per file) or "line"
     batch_rows: int = 2000  # documents per batch
     batch_bytes: int = 32 << 20  # or this many bytes of text, whichever comes first
+    fallback_encoding: str | None = None  # decode with this (e.g. "cp1252") where UTF-8 fails
 
 
 @dataclass
@@ -160,6 +161,12 @@ def _decode(line: bytes, offset: int, source: str, builder: _BatchBuilder) -> st
     try:
         return line.decode("utf-8")
     except UnicodeDecodeError as err:
+        fallback = builder.opts.fallback_encoding
+        if fallback:
+            try:
+                return line.decode(fallback)
+            except UnicodeDecodeError:
+                pass
         builder.quarantine(source, offset, S.INVALID_UTF8, str(err), line)
         return None
 

@@ -12,6 +12,7 @@ from the Parquet footers of the output shards, so a lost shard cannot hide.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -38,7 +39,7 @@ from curate.runs.manifest import build_manifest, describe_inputs
 from curate.runs.workspace import RunPaths, Workspace
 from curate.schema import DOC_SCHEMA, REMOVAL_COLUMNS
 from curate.stages.base import Stage
-from curate.stages.context import GlobalContext
+from curate.stages.context import FinishedRun, GlobalContext
 
 MB = 1 << 20
 
@@ -107,6 +108,8 @@ class Runner:
         self.log = log
         self.config_path = config_path
         self.ledger = Ledger(workspace.ledger_path)
+        self.metrics: dict[str, dict] = {}  # per global stage: numbers its plan reported
+        self._last_counts: dict | None = None
 
     # --- the whole run --------------------------------------------------------------------------------
     def run(self, resume: str | None = None) -> RunResult:
@@ -141,8 +144,10 @@ class Runner:
                     run_id, "failed", None, None, time.monotonic() - started, f"{type(err).__name__}: {err}"
                 )
                 raise
+            self._commit_globals(run)
             seconds = time.monotonic() - started
             self.ledger.record_stages(run_id, stage_rows)
+            self.ledger.record_metrics(run_id, self.metrics)
             self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
             shutil.rmtree(run.work, ignore_errors=True)
             self._point_latest(run)
@@ -194,8 +199,6 @@ class Runner:
         raise UserError(f"workspace {self.workspace.root} has no unfinished run to resume; drop --resume.")
 
     def _check_resumable(self, run: RunPaths, resolved: dict, inputs: list[dict]) -> None:
-        import json
-
         manifest = json.loads(run.manifest.read_text())
         if pipeline_from_mapping(load_yaml(run.pipeline)).resolved() != resolved:
             raise UserError(
@@ -213,8 +216,7 @@ class Runner:
     def _execute(self, run: RunPaths) -> tuple[dict[str, list[dict]], list[dict]]:
         cfg = self.pipeline.config
         passes = plan_passes(self.pipeline.stages)
-        final_schema = _schema_with(DOC_SCHEMA, self.pipeline.stages)
-        removed_schema = _schema_with(final_schema, [])
+        removed_schema = _schema_with(DOC_SCHEMA, self.pipeline.stages)
         for name, arrow_type in REMOVAL_COLUMNS.items():
             removed_schema = removed_schema.append(pa.field(name, arrow_type))
         read = ReadOptions(
@@ -222,6 +224,7 @@ class Runner:
             id_key=cfg.input.id_key,
             text_unit=cfg.input.text_unit,
             batch_rows=cfg.input.batch_rows,
+            fallback_encoding=cfg.input.fallback_encoding,
         )
         reports: dict[str, list[dict]] = {}
         stage_rows: list[dict] = []
@@ -270,7 +273,7 @@ class Runner:
                         label=Path(s).name,
                         unit=None,
                         shard=s,
-                        global_apply=GlobalApply(g.name, decisions.get(s), g.adds()),
+                        global_apply=GlobalApply(g, decisions.get(s)),
                         marker=str(run.marker(p.phase, f"s{j:05d}")),
                         weight=os.path.getsize(s),
                         **common,
@@ -282,29 +285,48 @@ class Runner:
             stage_rows += self._stage_rows(p, reports[p.phase], plan_seconds)
         return reports, stage_rows
 
-    def _plan_global(self, run: RunPaths, p: Pass, shards: list[str]) -> tuple[dict[str, str], float]:
-        import json
-
-        marker = run.root / "markers" / f"{p.phase}.plan.json"
-        if marker.is_file():
-            done = json.loads(marker.read_text())
-            return done["decisions"], done["seconds"]
-        stage = p.global_stage
-        self.log(f"curate: [{p.phase}] planning {stage.name} over {len(shards)} shards")
-        t0 = time.monotonic()
-        ctx = GlobalContext(
+    def _context(self, run: RunPaths, p: Pass, shards: list[str]) -> GlobalContext:
+        return GlobalContext(
             engine=self.engine,
             shards=shards,
-            workdir=run.work / p.phase / stage.name,
-            state_dir=self.workspace.root / "state" / stage.name,
+            workdir=run.work / p.phase / p.global_stage.name,
+            state_dir=self.workspace.root / "state" / p.global_stage.name,
+            workspace=self.workspace.root,
+            run_id=run.root.name,
             batch_rows=self.pipeline.config.input.batch_rows,
             log=self.log,
         )
+
+    def _plan_global(self, run: RunPaths, p: Pass, shards: list[str]) -> tuple[dict[str, str], float]:
+        marker = run.root / "markers" / f"{p.phase}.plan.json"
+        stage = p.global_stage
+        if marker.is_file():
+            done = json.loads(marker.read_text())
+            self.metrics[stage.name] = done.get("metrics", {})
+            return done["decisions"], done["seconds"]
+        self.log(f"curate: [{p.phase}] planning {stage.name} over {len(shards)} shards")
+        t0 = time.monotonic()
+        ctx = self._context(run, p, shards)
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         decisions = stage.plan(ctx)
         seconds = time.monotonic() - t0
-        write_json_atomic(marker, {"decisions": decisions, "seconds": seconds})
+        self.metrics[stage.name] = ctx.metrics
+        write_json_atomic(marker, {"decisions": decisions, "seconds": seconds, "metrics": ctx.metrics})
         return decisions, seconds
+
+    def _commit_globals(self, run: RunPaths) -> None:
+        """Let each global stage see the final output (e.g. to extend its incremental index)."""
+        output = sorted(str(p) for p in run.output.glob("*.parquet"))
+        for p in plan_passes(self.pipeline.stages):
+            if p.global_stage is not None:
+                finished = FinishedRun(
+                    run_id=run.root.name,
+                    workdir=run.work / p.phase / p.global_stage.name,
+                    state_dir=self.workspace.root / "state" / p.global_stage.name,
+                    output_shards=output,
+                    log=self.log,
+                )
+                p.global_stage.commit(finished)
 
     def _run_tasks(self, run: RunPaths, p: Pass, tasks: list[UnitTask]) -> list[dict]:
         done = run.done_units(p.phase)

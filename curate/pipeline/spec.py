@@ -43,6 +43,22 @@ class InputConfig:
     text_unit: Literal["file", "line"] = option("file", help="Text inputs: a document per file or per line.")
     partition_mb: float = option(64.0, help="Split plain inputs into units of about this size.", min=1e-6)
     batch_rows: int = option(2000, help="Documents per in-memory batch (bounds memory per worker).", min=1)
+    fallback_encoding: str | None = option(
+        None,
+        help="Decode with this encoding (e.g. cp1252) where UTF-8 fails; none: quarantine as invalid_utf8.",
+    )
+
+    def __post_init__(self):
+        if self.fallback_encoding is not None:
+            import codecs
+
+            try:
+                codecs.lookup(self.fallback_encoding)
+            except LookupError:
+                raise ValueError(
+                    f"fallback_encoding: unknown encoding '{self.fallback_encoding}'; use a Python codec "
+                    "name such as cp1252 or latin-1."
+                ) from None
 
 
 @dataclass

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,9 +32,8 @@ class StageError(Exception):
 class GlobalApply:
     """How a global stage's decisions are joined onto one shard."""
 
-    stage: str  # the global stage's name (the `stage` of the rows it removes)
+    stage: Stage
     decisions: str | None  # Parquet with id, reason, detail and the stage's columns; None: nothing decided
-    adds: dict[str, pa.DataType] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,23 +87,31 @@ def _batches(task: UnitTask):
 def _load_decisions(g: GlobalApply) -> pd.DataFrame | None:
     if g.decisions is None:
         return None
-    return pq.read_table(g.decisions).to_pandas().set_index("id")
+    return pq.read_table(g.decisions).to_pandas().drop_duplicates("id").set_index("id")
 
 
 def _apply_decisions(df: pd.DataFrame, g: GlobalApply, decisions: pd.DataFrame | None):
     """Join a global stage's columns onto `df`, and split off the rows it removes."""
+    df = df.copy()
+    adds = g.stage.adds()
     if decisions is None:
-        for column, arrow_type in g.adds.items():
-            df[column] = pd.Series(pd.NA, index=df.index, dtype=arrow_type.to_pandas_dtype())
-        return df, df.iloc[:0]
-    picked = decisions.reindex(df["id"])
-    for column in g.adds:
-        df[column] = picked[column].to_numpy()
-    reasons = picked["reason"].to_numpy(dtype=object)
+        for column in adds:
+            df[column] = pd.Series(None, index=df.index, dtype=object)
+        undecided = np.ones(len(df), dtype=bool)
+        reasons = np.full(len(df), None, dtype=object)
+        details = reasons
+    else:
+        picked = decisions.reindex(df["id"])
+        for column in adds:
+            df[column] = picked[column].to_numpy()
+        undecided = ~picked.index.isin(decisions.index)
+        reasons = picked["reason"].to_numpy(dtype=object)
+        details = picked["detail"].to_numpy(dtype=object)
+    df = g.stage.fill_undecided(df, undecided)
     mask = pd.notna(reasons)
     removed = df[mask].copy()
     removed["reason"] = reasons[mask]
-    removed["detail"] = picked["detail"].to_numpy(dtype=object)[mask]
+    removed["detail"] = details[mask]
     return df[~mask], removed
 
 
@@ -130,7 +138,7 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
     g = task.global_apply
     decisions = _load_decisions(g) if g else None
     if g:
-        stage_stats = {g.stage: {"docs_in": 0, "docs_out": 0, "seconds": 0.0}, **stage_stats}
+        stage_stats = {g.stage.name: {"docs_in": 0, "docs_out": 0, "seconds": 0.0}, **stage_stats}
 
     def drop(rows: pd.DataFrame, stage: str) -> None:
         if len(rows):
@@ -148,13 +156,15 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
             df = docs.to_pandas()
             if g:
                 t0 = time.perf_counter()
-                stats = stage_stats[g.stage]
+                stats = stage_stats[g.stage.name]
                 stats["docs_in"] += len(df)
                 df, gone = _apply_decisions(df, g, decisions)
-                drop(gone, g.stage)
+                drop(gone, g.stage.name)
                 stats["docs_out"] += len(df)
                 stats["seconds"] += time.perf_counter() - t0
             for stage in task.stages:
+                if df.empty:  # a batch can be all bad records; stages never see an empty frame
+                    break
                 t0 = time.perf_counter()
                 stats = stage_stats[stage.name]
                 stats["docs_in"] += len(df)

@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS shards (
     PRIMARY KEY (run_id, phase, unit_id));
 CREATE TABLE IF NOT EXISTS counts (
     run_id VARCHAR, kind VARCHAR, stage VARCHAR, reason VARCHAR, n BIGINT);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id VARCHAR, stage VARCHAR, name VARCHAR, value VARCHAR);
 CREATE TABLE IF NOT EXISTS files (
     run_id VARCHAR, path VARCHAR, source VARCHAR, format VARCHAR, bytes BIGINT, mtime TIMESTAMP,
     fingerprint VARCHAR);
@@ -151,6 +153,24 @@ class Ledger:
                     for i, r in enumerate(rows)
                 ],
             )
+
+    def record_metrics(self, run_id: str, metrics: dict[str, dict[str, Any]]) -> None:
+        """Numbers a stage reported (e.g. dedup clusters, time per phase); values stored as JSON."""
+        rows = [[run_id, st, name, json.dumps(v)] for st, m in metrics.items() for name, v in m.items()]
+        with self.connect() as con:
+            con.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
+            if rows:
+                con.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
+
+    def metrics(self, run_id: str) -> dict[str, dict[str, Any]]:
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT stage, name, value FROM metrics WHERE run_id = ? ORDER BY stage, name", [run_id]
+            ).fetchall()
+        out: dict[str, dict[str, Any]] = {}
+        for stage, name, value in rows:
+            out.setdefault(stage, {})[name] = json.loads(value)
+        return out
 
     def finish_run(
         self,

@@ -44,6 +44,7 @@ def run_status(workspace: Workspace, run_id: str | None = None) -> dict[str, Any
             {k: s[k] for k in ("stage", "kind", "docs_in", "docs_out", "removed", "seconds")}
             for s in ledger.table("stages", run_id)
         ],
+        "metrics": ledger.metrics(run_id),
         "run_dir": row["run_dir"],
         "output": {"dir": str(output), "shards": len(shards), "bytes": sum(p.stat().st_size for p in shards)},
     }

@@ -19,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -26,7 +27,7 @@ from curate.config import suggest
 from curate.errors import ConfigError
 
 if TYPE_CHECKING:
-    from curate.stages.context import GlobalContext
+    from curate.stages.context import FinishedRun, GlobalContext
 
 
 @dataclass
@@ -85,10 +86,21 @@ class Stage:
         removed["detail"] = pd.Series(None, index=removed.index, dtype=object) if detail is None else detail
         return StageResult(df[~mask], removed)
 
-    # --- global hook --------------------------------------------------------------------------------
+    # --- global hooks -------------------------------------------------------------------------------
     def plan(self, ctx: GlobalContext) -> dict[str, str]:
-        """Global stages: decide over the whole corpus; return {shard path: decisions Parquet path}."""
+        """Global stages: decide over the whole corpus; return {shard path: decisions Parquet path}.
+
+        A decisions table has `id`, `reason` (null: kept), `detail` and the columns of `adds()`, for the
+        documents the stage has something to say about; the others go through `fill_undecided`.
+        """
         raise NotImplementedError
+
+    def fill_undecided(self, df: pd.DataFrame, undecided: np.ndarray) -> pd.DataFrame:
+        """Global stages: set this stage's columns for rows without a decision (mask `undecided`)."""
+        return df
+
+    def commit(self, run: FinishedRun) -> None:
+        """Global stages: called once the run's output is final (e.g. to extend an incremental index)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"

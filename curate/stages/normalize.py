@@ -53,7 +53,9 @@ class UnicodeNormalize(Stage):
     def annotate(self, df: pd.DataFrame) -> pd.DataFrame:
         p = self.params
         df = df.copy()
-        df["text"] = [normalize_text(t, p) for t in df["text"]]
+        df["text"] = pd.Series(
+            [normalize_text(t, p) for t in df["text"]], index=df.index, dtype=df["text"].dtype
+        )
         return df
 
     def removals(self, df: pd.DataFrame) -> pd.Series:

@@ -242,3 +242,16 @@ def test_empty_file_gives_no_documents(tmp_path):
     path.write_bytes(b"")
     docs, bad, n = read_all([path])
     assert docs == [] and bad == [] and n == 0
+
+
+def test_a_fallback_encoding_decodes_what_utf8_cannot(tmp_path):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "cp1252.txt").write_bytes("It\u2019s \u201cquoted\u201d".encode("cp1252"))
+    (tmp_path / "t" / "utf8.txt").write_text("caf\u00e9 in UTF-8")
+    docs, bad, _ = read_all([tmp_path / "t"])
+    assert [b["reason"] for b in bad] == [S.INVALID_UTF8] and len(docs) == 1
+    docs, bad, _ = read_all([tmp_path / "t"], ReadOptions(fallback_encoding="cp1252"))
+    assert bad == [] and sorted(d["text"] for d in docs) == [
+        "It\u2019s \u201cquoted\u201d",
+        "caf\u00e9 in UTF-8",
+    ]

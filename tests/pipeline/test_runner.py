@@ -198,3 +198,13 @@ def test_a_workspace_takes_one_run_at_a_time(tmp_path):
         second.lock()
     second.lock()
     second.unlock()
+
+
+def test_a_batch_of_only_bad_records_passes_every_stage(tmp_path):
+    root = tmp_path / "bad"
+    write_jsonl(root / "all-bad.jsonl", [], [b"{broken", b'{"text": 3}'])
+    write_jsonl(root / "good.jsonl", [{"text": "one two three four five six seven"}])
+    ws = Workspace(tmp_path / "ws")
+    Runner(make_pipeline(root), ws, Engine(workers=0, progress=False), log=lambda m: None).run()
+    counts = run_status(ws)["counts"]
+    assert counts["quarantined"] == {"malformed_json": 1, "text_not_string": 1} and counts["kept"] == 1

@@ -1,0 +1,161 @@
+"""Near-dedup at scale: curate against plain datasketch, datatrove and rensa, in one run, as ratios.
+
+The corpus comes from `dedup_corpus.py` (≥ 100,000 real documents from ../shared/data plus seeded,
+labelled near-duplicate copies, with exact-Jaccard ground truth). Every tool gets the same shingles (word
+5-grams after NFKC, lower case and punctuation removal; see `shingles.py`) and the same threshold; the
+peers run in their own environment (`requirements-peers.txt`) through `peers/run_peers.sh`.
+
+curate runs end to end, as a user would: `curate dedup CORPUS --output WS` reads the JSONL, writes
+Parquet, deduplicates (MinHash near dedup only, `--no-exact`, as the peers do only that) and writes the
+kept documents. The peers only report which ids they removed (datatrove also writes its output).
+
+    python benchmarks/dedup_scale.py --corpus /work/benchdata/dedup100k --results /work/benchdata/results \\
+        --bands 16 --rows 8 --peers all
+
+Prints one table: seconds, docs/s, MB/s, peak RSS of the whole process tree, precision and recall of
+the removed set (cluster-aware, J ≥ 0.8), and curate's throughput as a multiple of each peer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from _measure import run_and_sample
+
+HERE = Path(__file__).resolve().parent
+PEER_PYTHON = os.environ.get("PEER_PYTHON", "/work/benchenv/bin/python")
+
+
+def run_curate(corpus: Path, results: Path, args) -> dict:
+    ws = results / "curate-ws"
+    shutil.rmtree(ws, ignore_errors=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "curate.cli",
+        "dedup",
+        str(corpus / "docs-*.jsonl"),
+        "--output",
+        str(ws),
+        "--id-key",
+        "id",
+        "--threshold",
+        str(args.threshold),
+        "--num-perm",
+        str(args.num_perm),
+        "--no-exact",
+        "--no-incremental",
+        "--workers",
+        str(args.workers),
+        "--json",
+        "-q",
+    ]
+    if args.bands:
+        cmd += ["--bands", str(args.bands), "--rows", str(args.rows)]
+    measured = run_and_sample(cmd)
+    status = json.loads(measured["stdout"])
+    removed_ids = []
+    for path in sorted((Path(status["run_dir"]) / "removed").glob("*.parquet")):
+        t = pq.read_table(path, columns=["id", "reason"])
+        removed_ids += t.filter(pc.equal(t["reason"], "near_duplicate")).column("id").to_pylist()
+    removed_file = results / "curate.removed.txt"
+    removed_file.write_text("\n".join(removed_ids) + "\n")
+    summary = json.loads((corpus / "summary.json").read_text())
+    near = status["metrics"]["minhash_dedup"]
+    stage_seconds = {s["stage"]: round(s["seconds"], 2) for s in status["stages"]}
+    result = {
+        "tool": f"curate[{near['lsh_bands']}x{near['lsh_rows']}, verify]",
+        "docs": summary["docs"],
+        "mb": summary["mb_text"],
+        "seconds_total": measured["seconds"],
+        "cpu_seconds_total": measured["cpu_seconds"],
+        "docs_per_s": summary["docs"] / measured["seconds"],
+        "mb_per_s": summary["mb_text"] / measured["seconds"],
+        "peak_rss_mb": measured["peak_total_mb"],
+        "removed": len(removed_ids),
+        "seconds_per_phase": {**{f"near:{k}": v for k, v in near["seconds"].items()}, **stage_seconds},
+        "candidate_pairs": near["candidate_pairs"],
+        "verified_pairs": near["verified_pairs"],
+    }
+    out = results / "curate.json"
+    out.write_text(json.dumps(result, indent=2))
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "peers" / "score_removed.py"),
+            "--removed",
+            str(removed_file),
+            "--truth",
+            str(corpus),
+            "--update-result",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return json.loads(out.read_text())
+
+
+def table(results: list[dict]) -> str:
+    curate = next(r for r in results if r["tool"].startswith("curate"))
+    head = (
+        "| tool | seconds | docs/s | MB/s | peak RSS (MiB) | removed | precision | recall | "
+        "curate docs/s ÷ tool docs/s |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        s = r["scores"]["cluster_aware"]
+        ratio = curate["docs_per_s"] / r["docs_per_s"]
+        lines.append(
+            f"| {r['tool']} | {r['seconds_total']:.1f} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.2f} | "
+            f"{r['peak_rss_mb']:,.0f} | {r['removed']:,} | {s['precision']:.4f} | {s['recall']:.4f} | "
+            f"{ratio:.1f}× |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--results", type=Path, required=True)
+    ap.add_argument("--threshold", type=float, default=0.8)
+    ap.add_argument("--num-perm", type=int, default=128)
+    ap.add_argument("--bands", type=int)
+    ap.add_argument("--rows", type=int)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--peers", default="", help="'all', or names for run_peers.sh (space separated); '' none")
+    args = ap.parse_args()
+    args.results.mkdir(parents=True, exist_ok=True)
+    if args.peers:
+        env = dict(os.environ, PEER_PYTHON=PEER_PYTHON)
+        if args.peers != "all":
+            env["PEERS"] = args.peers
+        extra = ["--threshold", str(args.threshold), "--num-perm", str(args.num_perm)]
+        if args.bands:
+            extra += ["--bands", str(args.bands), "--rows", str(args.rows)]
+        subprocess.run(
+            ["bash", str(HERE / "peers" / "run_peers.sh"), str(args.corpus), str(args.results), *extra],
+            check=True,
+            env=env,
+        )
+    curate = run_curate(args.corpus, args.results, args)
+    print(f"curate phases (s): {json.dumps(curate['seconds_per_phase'])}")
+    print(f"curate pairs: {curate['candidate_pairs']:,} candidates, {curate['verified_pairs']:,} verified")
+    results = [curate] + [
+        json.loads(p.read_text())
+        for p in sorted(args.results.glob("*.json"))
+        if p.name != "curate.json" and "scores" in json.loads(p.read_text())
+    ]
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Exact dedup: one document per content hash of the normalized text.
+
+Per shard (on the engine): BLAKE2b-128 of the normalized text. Then DuckDB groups the hashes of all shards
+and keeps one document per hash, by a deterministic rule: a document published by an earlier run of this
+workspace first (incremental), then the highest quality score if a score column exists, then the smallest
+id. The others are removed with reason `exact_duplicate` and `duplicate_of` = the kept id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.config import option
+from curate.dedup import db
+from curate.dedup.common import decisions_by_shard, iter_shard, keeper_order, score_column_of, settings_key
+from curate.stages.base import Stage, register
+from curate.stages.context import FinishedRun, GlobalContext
+
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass
+class ExactParams:
+    unicode_form: Literal["NFC", "NFKC", "none"] = option("NFC", help="Unicode form before hashing.")
+    lowercase: bool = option(False, help="Ignore case.")
+    collapse_whitespace: bool = option(True, help="Treat every run of whitespace as one space; strip ends.")
+    strip_punctuation: bool = option(False, help="Ignore Unicode punctuation (category P*).")
+    score_column: str | None = option(
+        "quality_score", help="Keep the highest-scoring copy when this column exists."
+    )
+    incremental: bool = option(
+        False, help="Also remove copies of documents that earlier runs of this workspace published."
+    )
+    memory_limit: str = option("4GB", help="DuckDB memory limit for grouping (spills to disk beyond).")
+
+
+def normalize_exact(text: str, p: ExactParams) -> str:
+    if p.unicode_form != "none" and not text.isascii():
+        text = unicodedata.normalize(p.unicode_form, text)
+    if p.lowercase:
+        text = text.lower()
+    if p.strip_punctuation:
+        from curate.dedup.shingles import separator_regex
+
+        text = separator_regex(True).sub(" ", text)
+    if p.collapse_whitespace or p.strip_punctuation:
+        text = _SPACES.sub(" ", text).strip()
+    return text
+
+
+def content_hash(text: str, p: ExactParams) -> bytes:
+    return hashlib.blake2b(normalize_exact(text, p).encode("utf-8"), digest_size=16).digest()
+
+
+HASH_SCHEMA = pa.schema(
+    [("id", pa.string()), ("shard", pa.int32()), ("h", pa.binary(16)), ("score", pa.float64())]
+)
+
+
+def hash_shard(args: tuple) -> dict:
+    """Engine task: content hashes of one shard -> out (Parquet)."""
+    shard_path, shard_idx, out, params, score, batch_rows = args
+    t0 = time.perf_counter()
+    columns = ["id", "text"] + ([score] if score else [])
+    tables = []
+    for _, t in iter_shard(shard_path, columns, batch_rows):
+        hashes = [content_hash(x, params) for x in t.column("text").to_pylist()]
+        scores = t.column(score).cast(pa.float64()) if score else pa.nulls(t.num_rows, pa.float64())
+        tables.append(
+            pa.table(
+                [
+                    t.column("id"),
+                    pa.array([shard_idx] * t.num_rows, pa.int32()),
+                    pa.array(hashes, pa.binary(16)),
+                    scores,
+                ],
+                schema=HASH_SCHEMA,
+            )
+        )
+    table = pa.concat_tables(tables) if tables else HASH_SCHEMA.empty_table()
+    pq.write_table(table, out)
+    return {"docs": table.num_rows, "seconds": time.perf_counter() - t0}
+
+
+@register
+class ExactDedup(Stage):
+    """Remove exact copies (after normalization), keeping one document per content hash."""
+
+    name = "exact_dedup"
+    kind = "global"
+    Params = ExactParams
+    reads = ("id", "text")
+    summary = "Keep one document per content hash of the normalized text (global, incremental)."
+
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"duplicate_of": pa.string()}
+
+    def _index_dir(self, state_dir):
+        keyed = {
+            k: v
+            for k, v in asdict(self.params).items()
+            if k in ("unicode_form", "lowercase", "collapse_whitespace", "strip_punctuation")
+        }
+        return state_dir / f"index-{settings_key(keyed)}"
+
+    def plan(self, ctx: GlobalContext) -> dict[str, str]:
+        p = self.params
+        if not ctx.shards:
+            return {}
+        t0 = time.monotonic()
+        score = score_column_of(ctx.shards, p.score_column)
+        hashes_dir = ctx.workdir / "hashes"
+        hashes_dir.mkdir(parents=True, exist_ok=True)
+        tasks = [
+            (s, i, str(hashes_dir / f"{i:05d}.parquet"), p, score, ctx.batch_rows)
+            for i, s in enumerate(ctx.shards)
+        ]
+        docs = sum(r["docs"] for _, r in ctx.engine.map(hash_shard, tasks, label="exact_dedup: hash"))
+        t_hash = time.monotonic() - t0
+
+        con = db.scratch(ctx.workdir, p.memory_limit)
+        con.execute(
+            f"CREATE VIEW new_docs AS SELECT id, shard, h, score, false AS is_old "
+            f"FROM read_parquet('{hashes_dir}/*.parquet')"
+        )
+        old = sorted(self._index_dir(ctx.state_dir).glob("*.parquet")) if p.incremental else []
+        # An earlier run's document with the same id is the same document read again, not a copy of it.
+        old_sql = (
+            (
+                f"UNION ALL SELECT id, -1 AS shard, h, NULL::DOUBLE AS score, true AS is_old "
+                f"FROM read_parquet({db.sql_list(old)}) WHERE id NOT IN (SELECT id FROM new_docs)"
+            )
+            if old
+            else ""
+        )
+        con.execute(f"""
+            CREATE TABLE ranked AS
+            SELECT id, shard, h, first(id ORDER BY {keeper_order(score)}) OVER (PARTITION BY h) AS keeper,
+                   count(*) OVER (PARTITION BY h) AS copies
+            FROM (SELECT * FROM new_docs {old_sql})""")
+        decisions = ctx.workdir / "decisions"
+        con.execute(f"""
+            COPY (SELECT id, shard, 'exact_duplicate' AS reason, 'exact duplicate of ' || keeper AS detail,
+                         keeper AS duplicate_of
+                  FROM ranked WHERE shard >= 0 AND id <> keeper)
+            TO '{decisions}' (FORMAT PARQUET, PARTITION_BY (shard), OVERWRITE_OR_IGNORE)""")
+        removed, groups, largest = con.execute(
+            "SELECT count(*) FILTER (WHERE shard >= 0 AND id <> keeper),"
+            " count(DISTINCT h) FILTER (WHERE copies > 1),"
+            " coalesce(max(copies), 0) FROM ranked"
+        ).fetchone()
+        con.close()
+        ctx.metrics.update(
+            {
+                "docs": docs,
+                "removed": removed,
+                "duplicate_groups": groups,
+                "largest_group": largest,
+                "indexed_from_earlier_runs": len(old),
+                "seconds_hash": round(t_hash, 3),
+                "seconds_group": round(time.monotonic() - t0 - t_hash, 3),
+            }
+        )
+        ctx.log(
+            f"curate: exact_dedup: {docs:,} docs, {removed:,} exact duplicates in {groups:,} groups "
+            f"(largest {largest})"
+        )
+        return decisions_by_shard(decisions, ctx.shards)
+
+    def commit(self, run: FinishedRun) -> None:
+        """Index the hashes of the documents this run published, for later runs of the workspace."""
+        if not self.params.incremental or not run.output_shards:
+            return
+        index = self._index_dir(run.state_dir)
+        index.mkdir(parents=True, exist_ok=True)
+        tmp = index / f".{run.run_id}.parquet.tmp"
+        con = db.scratch(run.workdir / "commit", self.params.memory_limit)
+        con.execute(f"""
+            COPY (SELECT h.id, h.h FROM read_parquet('{run.workdir / "hashes"}/*.parquet') h
+                  SEMI JOIN read_parquet({db.sql_list(run.output_shards)}) o ON o.id = h.id)
+            TO '{tmp}' (FORMAT PARQUET)""")
+        con.close()
+        os.replace(tmp, index / f"{run.run_id}.parquet")

@@ -1,0 +1,94 @@
+"""MinHash signatures of whole batches, equal to `datasketch.MinHash` with the same hash function.
+
+curate matches datasketch ≥ 2.0's default permutation scheme, "affine32": the 32-bit input hash h is
+pre-mixed with the MurmurHash3 finalizer and permuted as a_k * fmix32(h) + b_k (mod 2^32), with (a, b)
+drawn from `np.random.RandomState(seed)` exactly as datasketch draws them (they are taken from a
+datasketch MinHash, so they cannot drift). Two input hashes are supported:
+
+- "poly64" (default): curate's vectorized shingle hash (see `shingles.py`); datasketch gives the same
+  signatures with `hashfunc=shingles.make_hashfunc32(spec)`.
+- "sha1": datasketch's own default hash (`sha1_hash32` of the UTF-8 shingle); slower (a Python call per
+  shingle), for users who need signatures interchangeable with a plain datasketch setup.
+
+A document without shingles (no words) gets the empty signature (all 2^32 - 1), as in datasketch; LSH
+leaves such documents out, since their signatures carry no information.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash
+from datasketch.hashfunc import sha1_hash32
+
+from curate.dedup.shingles import ShingleSpec, shingle_hashes, shingles
+
+EMPTY = np.uint32(0xFFFFFFFF)
+HASHES = ("poly64", "sha1")
+
+
+def fmix32_np(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint32(16))
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+@dataclass
+class Signatures:
+    values: np.ndarray  # (n_docs, num_perm) uint32
+    n_shingles: np.ndarray  # (n_docs,) int64: shingles per document, with repeats
+    shingle_hashes: np.ndarray | None = None  # 64-bit hashes, grouped by document (only when asked)
+    offsets: np.ndarray | None = None  # (n_docs + 1,) into shingle_hashes
+
+
+class MinHasher:
+    def __init__(
+        self, num_perm: int = 128, seed: int = 1, spec: ShingleSpec | None = None, hash: str = "poly64"
+    ):
+        if num_perm < 1:
+            raise ValueError(f"num_perm must be at least 1, got {num_perm}.")
+        if hash not in HASHES:
+            raise ValueError(f"hash must be one of {', '.join(HASHES)}, got {hash!r}.")
+        self.num_perm, self.seed, self.hash = num_perm, seed, hash
+        self.spec = spec or ShingleSpec()
+        a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+        self.a = np.ascontiguousarray(a, dtype=np.uint32)
+        self.b = np.ascontiguousarray(b, dtype=np.uint32)
+
+    def _hashes32(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if self.hash == "poly64":
+            h64, offsets = shingle_hashes(texts, self.spec)
+            return (h64 & np.uint64(0xFFFFFFFF)).astype(np.uint32), offsets, h64
+        per_doc = [[sha1_hash32(s.encode("utf-8")) for s in shingles(t, self.spec)] for t in texts]
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in per_doc], out=offsets[1:])
+        flat = np.fromiter((h for x in per_doc for h in x), dtype=np.uint32, count=int(offsets[-1]))
+        return flat, offsets, None
+
+    def signatures(self, texts: list[str], keep_shingles: bool = False) -> Signatures:
+        """Signatures of a batch of texts; with `keep_shingles`, also their 64-bit shingle hashes."""
+        h32, offsets, h64 = self._hashes32(texts)
+        counts = np.diff(offsets)
+        out = np.full((len(texts), self.num_perm), EMPTY, dtype=np.uint32)
+        nonempty = np.flatnonzero(counts > 0)
+        if len(nonempty):
+            mixed = fmix32_np(h32)
+            starts = offsets[nonempty]
+            for k in range(self.num_perm):  # one pass per permutation: (n_shingles,) at a time
+                permuted = mixed * self.a[k]
+                permuted += self.b[k]
+                out[nonempty, k] = np.minimum.reduceat(permuted, starts)
+        keep = keep_shingles and h64 is not None
+        return Signatures(out, counts, h64 if keep else None, offsets if keep else None)
+
+    def datasketch_minhash(self, text: str) -> MinHash:
+        """The same signature computed by datasketch itself (for tests and comparisons)."""
+        from curate.dedup.shingles import make_hashfunc32
+
+        hashfunc = make_hashfunc32(self.spec) if self.hash == "poly64" else sha1_hash32
+        m = MinHash(num_perm=self.num_perm, seed=self.seed, hashfunc=hashfunc, scheme="affine32")
+        m.update_batch([s.encode("utf-8") for s in shingles(text, self.spec)])
+        return m
