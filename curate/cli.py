@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -94,10 +95,37 @@ def _make_engine(engine_cfg, workers: int | None, scheduler: str | None, quiet: 
     )
 
 
-def _print_result(workspace, run_id: str, as_json: bool) -> None:
-    from curate.runs.summary import render_status, run_status
+def _run_shipped(name: str, edit, workspace: str, workers, scheduler, quiet: bool):
+    """Run the shipped pipeline `name` after `edit(data)` changed its parsed YAML; return its status."""
+    from curate.pipeline.runner import Runner
+    from curate.pipeline.spec import load_yaml, pipeline_from_mapping
+    from curate.resources import pipeline_path
+    from curate.runs.summary import run_status
+    from curate.runs.workspace import Workspace
 
-    status = run_status(workspace, run_id)
+    config = pipeline_path(name)
+    data = load_yaml(config)
+    edit(data)
+    pipeline = pipeline_from_mapping(data, str(config))
+    ws = Workspace(workspace)
+    engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
+    result = Runner(pipeline, ws, engine, config_path=str(config)).run()
+    return run_status(ws, result.run_id)
+
+
+def _stage_entry(data: dict, stage: str) -> dict:
+    return next(s for s in data["stages"] if s["stage"] == stage)
+
+
+def _print_result(workspace, run_id: str, as_json: bool) -> None:
+    from curate.runs.summary import run_status
+
+    _echo_status(run_status(workspace, run_id), as_json)
+
+
+def _echo_status(status: dict, as_json: bool) -> None:
+    from curate.runs.summary import render_status
+
     click.echo(json.dumps(status, indent=2, default=str) if as_json else render_status(status))
 
 
@@ -298,38 +326,314 @@ def dedup(
       curate dedup 'crawl/*.jsonl.gz' --output dedup-ws --threshold 0.8 --bands 14 --rows 8
     """
     from curate.dedup.report import render_dedup_summary
-    from curate.pipeline.runner import Runner
-    from curate.pipeline.spec import load_yaml, pipeline_from_mapping
-    from curate.resources import pipeline_path
-    from curate.runs.summary import run_status
-    from curate.runs.workspace import Workspace
 
     if (bands is None) != (rows is None):
         raise click.UsageError("give --bands and --rows together, or neither")
-    config = pipeline_path("dedup")
-    data = load_yaml(config)
-    data["input"].update(paths=list(inputs), text_key=text_key, id_key=id_key)
-    stages = [s for s in data["stages"] if not (no_exact and s["stage"] == "exact_dedup")]
-    for s in stages:
-        if s["stage"] == "exact_dedup":
-            s["incremental"] = incremental
-        if s["stage"] == "minhash_dedup":
-            s.update(
-                threshold=threshold,
-                num_perm=num_perm,
-                ngram=ngram,
-                bands=bands,
-                rows=rows,
-                verify=not no_verify,
-                incremental=incremental,
-            )
-    data["stages"] = stages
-    pipeline = pipeline_from_mapping(data, str(config))
-    ws = Workspace(workspace)
-    engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
-    result = Runner(pipeline, ws, engine, config_path=str(config)).run()
-    status = run_status(ws, result.run_id)
+
+    def edit(data: dict) -> None:
+        data["input"].update(paths=list(inputs), text_key=text_key, id_key=id_key)
+        if no_exact:
+            data["stages"] = [s for s in data["stages"] if s["stage"] != "exact_dedup"]
+        else:
+            _stage_entry(data, "exact_dedup")["incremental"] = incremental
+        _stage_entry(data, "minhash_dedup").update(
+            threshold=threshold,
+            num_perm=num_perm,
+            ngram=ngram,
+            bands=bands,
+            rows=rows,
+            verify=not no_verify,
+            incremental=incremental,
+        )
+
+    status = _run_shipped("dedup", edit, workspace, workers, scheduler, quiet)
     click.echo(json.dumps(status, indent=2, default=str) if as_json else render_dedup_summary(status))
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "--output",
+    "-o",
+    "workspace",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Workspace folder; the scored shards land in OUTPUT/latest/output.",
+)
+@click.option(
+    "--groups",
+    default="gopher_quality,gopher_repetition,c4,fineweb",
+    show_default=True,
+    help="Heuristic signal groups, comma separated ('none': no heuristic signals).",
+)
+@click.option("--no-langid", is_flag=True, help="Skip language identification.")
+@click.option(
+    "--classifier",
+    "classifier",
+    default="curate-web-quality-v1",
+    show_default=True,
+    help="Quality model: a shipped name (`curate models`), a .bin/.ftz file, or 'none'.",
+)
+@click.option("--text-key", default="text", show_default=True, help="Field or column holding the text.")
+@click.option("--id-key", help="Field holding unique ids (default: derived from file and offset).")
+@_engine_options
+@click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def score(
+    inputs, workspace, groups, no_langid, classifier, text_key, id_key, workers, scheduler, as_json, quiet
+):
+    """Score every document of INPUT without removing any: heuristic signals, language, quality.
+
+    Runs pipelines/score.yaml. The output shards hold one column per signal (gopher_word_count,
+    c4_sentence_count, fineweb_short_line_fraction, ...), lang and lang_score, and quality_score with the
+    model's name in quality_model. Threshold them with `curate filter`, as often as you like.
+
+    \b
+    Example:
+      curate score 'crawl/*.jsonl.gz' --output scored --classifier curate-web-quality-v1
+    """
+    chosen = [] if groups.strip() == "none" else [g.strip() for g in groups.split(",") if g.strip()]
+
+    def edit(data: dict) -> None:
+        data["input"].update(paths=list(inputs), text_key=text_key, id_key=id_key)
+        keep = []
+        for entry in data["stages"]:
+            if entry["stage"] == "heuristic_signals":
+                if not chosen:
+                    continue
+                entry["groups"] = chosen
+            if entry["stage"] == "langid" and no_langid:
+                continue
+            if entry["stage"] == "quality_classifier":
+                if classifier == "none":
+                    continue
+                entry["model"] = classifier
+            keep.append(entry)
+        data["stages"] = keep
+
+    status = _run_shipped("score", edit, workspace, workers, scheduler, quiet)
+    _echo_status(status, as_json)
+
+
+@main.command(name="filter")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "--output",
+    "-o",
+    "workspace",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Workspace folder; the kept shards land in OUTPUT/latest/output.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="YAML with quality_filter parameters (see `curate stages quality_filter`); flags override it.",
+)
+@click.option("--heuristics", help="Rule groups to apply, comma separated, or 'none' (default: all four).")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="RULE=VALUE",
+    help="Override a rule's threshold, e.g. --threshold gopher.min_words=100 (repeatable).",
+)
+@click.option("--disable", multiple=True, metavar="RULE", help="Do not apply this rule (repeatable).")
+@click.option("--languages", help="Keep only these languages, comma separated ('any': no language rule).")
+@click.option("--min-language-score", type=click.FloatRange(0, 1), help="Minimum language ID probability.")
+@click.option("--min-quality", type=click.FloatRange(0, 1), help="Minimum quality_score.")
+@_engine_options
+@click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def filter_(
+    inputs,
+    workspace,
+    config_file,
+    heuristics,
+    thresholds,
+    disable,
+    languages,
+    min_language_score,
+    min_quality,
+    workers,
+    scheduler,
+    as_json,
+    quiet,
+):
+    """Remove documents of scored INPUT (the output of `curate score`) by thresholds.
+
+    Runs pipelines/filter.yaml: the published Gopher, C4 and FineWeb rules, English with language score
+    ≥ 0.65, and optionally a minimum quality score. Each removed document carries the rule that removed
+    it; the number of documents each rule flags is in `curate status --json` (metrics). Nothing is
+    rescored, so trying other thresholds is cheap.
+
+    \b
+    Example:
+      curate filter scored/latest/output --output filtered --min-quality 0.3 --threshold gopher.min_words=100
+    """
+    from curate.pipeline.spec import load_yaml
+
+    overrides: dict = dict(load_yaml(config_file)) if config_file else {}
+    if heuristics is not None:
+        overrides["heuristics"] = [] if heuristics == "none" else [h.strip() for h in heuristics.split(",")]
+    if thresholds:
+        parsed = {}
+        for item in thresholds:
+            rule, sep, value = item.partition("=")
+            try:
+                parsed[rule] = float(value)
+            except ValueError:
+                sep = ""
+            if not sep:
+                raise click.UsageError(f"--threshold '{item}' is not RULE=NUMBER, e.g. gopher.min_words=100")
+        overrides["thresholds"] = {**overrides.get("thresholds", {}), **parsed}
+    if disable:
+        overrides["disable"] = list(disable)
+    if languages is not None:
+        overrides["languages"] = None if languages == "any" else [x.strip() for x in languages.split(",")]
+    if min_language_score is not None:
+        overrides["min_language_score"] = min_language_score
+    if min_quality is not None:
+        overrides["min_quality"] = min_quality
+
+    def edit(data: dict) -> None:
+        data["input"]["paths"] = list(inputs)
+        _stage_entry(data, "quality_filter").update(overrides)
+
+    status = _run_shipped("filter", edit, workspace, workers, scheduler, quiet)
+    _echo_status(status, as_json)
+
+
+@main.command(name="train-classifier")
+@click.option(
+    "--positive",
+    "-p",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    help="High-quality documents: files, folders or globs (repeatable).",
+)
+@click.option(
+    "--negative",
+    "-n",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    help="Low-quality documents (repeatable).",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The model file (.ftz when quantized, else .bin); the model card is written beside it (.json).",
+)
+@click.option("--name", help="Versioned model name for the card (default: the file name).")
+@click.option("--text-key", default="text", show_default=True, help="Field or column holding the text.")
+@click.option("--epoch", type=click.IntRange(min=1), default=8, show_default=True, help="Training epochs.")
+@click.option("--dim", type=click.IntRange(min=2), default=64, show_default=True, help="Vector size.")
+@click.option("--lr", type=click.FloatRange(min=1e-6), default=0.1, show_default=True, help="Learning rate.")
+@click.option("--word-ngrams", type=click.IntRange(min=1), default=2, show_default=True, help="Word n-grams.")
+@click.option(
+    "--bucket", type=click.IntRange(min=1), default=200_000, show_default=True, help="Hash buckets."
+)
+@click.option("--no-quantize", is_flag=True, help="Keep the full-size model (.bin).")
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0.01, 0.5),
+    default=0.1,
+    show_default=True,
+    help="Share held out for evaluation.",
+)
+@click.option("--max-docs-per-class", type=click.IntRange(min=1), help="Cap on documents per class.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
+def train_classifier(
+    positive,
+    negative,
+    output,
+    name,
+    text_key,
+    epoch,
+    dim,
+    lr,
+    word_ngrams,
+    bucket,
+    no_quantize,
+    holdout,
+    max_docs_per_class,
+    seed,
+    as_json,
+):
+    """Train a fastText quality classifier on your positives and negatives (DCLM-style: word bigrams).
+
+    Reads any corpora curate reads, balances the classes, holds out a split, trains, and writes the model
+    with a model card (data sources and counts, hyper-parameters, held-out accuracy and ROC AUC, date,
+    curate version). Use the model with `curate score --classifier MODEL` or the quality_classifier stage.
+
+    \b
+    Example:
+      curate train-classifier --positive wiki/ --negative 'crawl/*.jsonl.gz' --output models/mine-v1.ftz
+    """
+    from curate.quality.train import TrainParams
+    from curate.quality.train import train_classifier as train
+
+    params = TrainParams(
+        dim=dim,
+        epoch=epoch,
+        lr=lr,
+        word_ngrams=word_ngrams,
+        bucket=bucket,
+        quantize=not no_quantize,
+        holdout=holdout,
+        max_docs_per_class=max_docs_per_class,
+        seed=seed,
+    )
+    card = train(
+        list(positive),
+        list(negative),
+        output,
+        params,
+        text_key=text_key,
+        name=name,
+        log=lambda m: click.echo(m, err=True),
+    )
+    if as_json:
+        click.echo(json.dumps(card, indent=2))
+        return
+    h, d = card["holdout"], card["data"]
+    click.echo(
+        f"model {card['name']}: {output} ({card['file']['bytes'] / 1e6:.2f} MB), trained in "
+        f"{card['train_seconds']:.1f} s on {d['train']['hq']:,} + {d['train']['lq']:,} documents"
+    )
+    click.echo(
+        f"  held out: {h['docs']:,} documents, accuracy {h['accuracy']:.3f}, ROC AUC {h['roc_auc']:.3f}"
+    )
+    click.echo(f"  card: {Path(output).with_suffix('.json')}")
+
+
+@main.command()
+def models():
+    """List the shipped quality models with what their cards say.
+
+    \b
+    Example:
+      curate models
+    """
+    from curate.quality.registry import shipped
+
+    found = shipped()
+    if not found:
+        click.echo("no shipped quality models in this installation")
+    for name, info in found.items():
+        card = info.card
+        line = (
+            f"{name:<26} {card['file']['bytes'] / 1e6:5.2f} MB  held-out AUC {card['holdout']['roc_auc']:.3f}"
+        )
+        for eval_name, result in card.get("evaluations", {}).items():
+            line += f"  {eval_name}: AUC {result['roc_auc']:.3f}"
+        click.echo(line)
 
 
 @main.command()

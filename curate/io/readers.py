@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import schema as S
@@ -30,6 +31,15 @@ class ReadOptions:
     batch_rows: int = 2000  # documents per batch
     batch_bytes: int = 32 << 20  # or this many bytes of text, whichever comes first
     fallback_encoding: str | None = None  # decode with this (e.g. "cp1252") where UTF-8 fails
+    # Parquet only: keep these typed columns as columns (curate's own outputs, scored data) instead of
+    # folding every other column into `meta`. The docs of a batch then have DOC_SCHEMA + these fields.
+    passthrough: pa.Schema | None = None
+
+    @property
+    def doc_schema(self) -> pa.Schema:
+        if self.passthrough is None:
+            return S.DOC_SCHEMA
+        return pa.schema(list(S.DOC_SCHEMA) + [f for f in self.passthrough if f.name not in S.DOC_COLUMNS])
 
 
 @dataclass
@@ -50,6 +60,8 @@ class _BatchBuilder:
         self._reset()
 
     def _reset(self) -> None:
+        self.tables: list[pa.Table] = []  # documents that arrived as Arrow tables (pass-through Parquet)
+        self.n_table_rows = 0
         self.docs: dict[str, list] = {name: [] for name in S.DOC_COLUMNS}
         self.bad: dict[str, list] = {name: [] for name in S.QUARANTINE_SCHEMA.names}
         self.text_bytes = 0
@@ -62,6 +74,12 @@ class _BatchBuilder:
         d["meta"].append(meta)
         self.text_bytes += len(text)
 
+    def good_table(self, table: pa.Table) -> None:
+        """Documents already in `opts.doc_schema` (pass-through Parquet)."""
+        self.tables.append(table)
+        self.n_table_rows += table.num_rows
+        self.text_bytes += sum(len(t) for t in table.column("text").to_pylist())
+
     def quarantine(self, source: str, offset: int, reason: str, detail: str, raw: bytes | None) -> None:
         b = self.bad
         b["id"].append(f"{source}#{offset}")
@@ -73,19 +91,22 @@ class _BatchBuilder:
         self.text_bytes += 0 if raw is None else min(len(raw), S.RAW_CAP)
 
     def full(self) -> bool:
-        n = len(self.docs["id"]) + len(self.bad["id"])
-        return n >= self.opts.batch_rows or self.text_bytes >= self.opts.batch_bytes
+        return len(self) >= self.opts.batch_rows or self.text_bytes >= self.opts.batch_bytes
 
     def take(self) -> ReadBatch:
-        batch = ReadBatch(
-            pa.Table.from_pydict(self.docs, schema=S.DOC_SCHEMA),
-            pa.Table.from_pydict(self.bad, schema=S.QUARANTINE_SCHEMA),
-        )
+        schema = self.opts.doc_schema
+        docs = pa.Table.from_pydict(self.docs, schema=S.DOC_SCHEMA)
+        for f in schema:  # pass-through columns, null for documents that came row by row
+            if f.name not in S.DOC_COLUMNS:
+                docs = docs.append_column(f, pa.nulls(docs.num_rows, f.type))
+        if self.tables:
+            docs = pa.concat_tables([docs, *self.tables]) if docs.num_rows else pa.concat_tables(self.tables)
+        batch = ReadBatch(docs, pa.Table.from_pydict(self.bad, schema=S.QUARANTINE_SCHEMA))
         self._reset()
         return batch
 
     def __len__(self) -> int:
-        return len(self.docs["id"]) + len(self.bad["id"])
+        return len(self.docs["id"]) + len(self.bad["id"]) + self.n_table_rows
 
 
 def read_unit(unit: InputUnit, opts: ReadOptions) -> Iterator[ReadBatch]:
@@ -258,9 +279,10 @@ def _parquet_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: 
         return
     names = pf.schema_arrow.names
     has_text = opts.text_key in names
+    add = _add_passthrough_batch if opts.passthrough is not None else _add_parquet_batch
     try:
         for batch in pf.iter_batches(batch_size=opts.batch_rows, row_groups=groups, use_threads=False):
-            yield from _add_parquet_batch(batch, offset, f.source, opts, builder, has_text)
+            yield from add(batch, offset, f.source, opts, builder, has_text)
             offset += batch.num_rows
     except Exception as err:
         builder.quarantine(f.source, offset, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
@@ -286,6 +308,41 @@ def _add_parquet_batch(batch: pa.RecordBatch, first: int, source, opts, builder,
     for i, row in enumerate(rows):
         _add_mapping(row, first + i, source, opts, builder, None)
         yield
+
+
+def _add_passthrough_batch(batch: pa.RecordBatch, first: int, source, opts, builder, has_text: bool):
+    """Column-wise: keep typed columns; only the rows that fail validation go through Python."""
+    text_type = batch.schema.field(opts.text_key).type if has_text else None
+    if text_type is None or not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+        yield from _add_parquet_batch(batch, first, source, opts, builder, has_text)  # every row is bad
+        return
+    table = pa.Table.from_batches([batch])
+    text = table.column(opts.text_key)
+    blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0), True)
+    id_key = opts.id_key or ("id" if "id" in table.column_names else None)
+    if id_key is not None:
+        ids = table.column(id_key).cast(pa.string())
+        bad = pc.or_(blank, pc.is_null(ids))
+    else:
+        ids = pa.array([f"{source}#{first + i}" for i in range(table.num_rows)], pa.string())
+        bad = blank
+    for i in pc.indices_nonzero(bad).to_pylist():  # rare: validate one by one, with reasons
+        _add_mapping(table.slice(i, 1).to_pylist()[0], first + i, source, opts, builder, None)
+        yield
+    good = table.filter(pc.invert(bad))
+    ids = pc.filter(ids, pc.invert(bad))
+    n = good.num_rows
+    defaults = {"id": ids, "text": good.column(opts.text_key), "source": pa.array([source] * n, pa.string())}
+    columns = {}
+    for f in opts.doc_schema:
+        if f.name in defaults and (f.name != "source" or "source" not in good.column_names):
+            columns[f.name] = defaults[f.name].cast(f.type)
+        elif f.name in good.column_names:
+            columns[f.name] = good.column(f.name).cast(f.type)
+        else:
+            columns[f.name] = pa.nulls(n, f.type)
+    builder.good_table(pa.table(columns, schema=opts.doc_schema))
+    yield
 
 
 def _json_bytes(row: dict) -> bytes:

@@ -216,16 +216,18 @@ class Runner:
     def _execute(self, run: RunPaths) -> tuple[dict[str, list[dict]], list[dict]]:
         cfg = self.pipeline.config
         passes = plan_passes(self.pipeline.stages)
-        removed_schema = _schema_with(DOC_SCHEMA, self.pipeline.stages)
-        for name, arrow_type in REMOVAL_COLUMNS.items():
-            removed_schema = removed_schema.append(pa.field(name, arrow_type))
         read = ReadOptions(
             text_key=cfg.input.text_key,
             id_key=cfg.input.id_key,
             text_unit=cfg.input.text_unit,
             batch_rows=cfg.input.batch_rows,
             fallback_encoding=cfg.input.fallback_encoding,
+            passthrough=self._passthrough_schema(),
         )
+        base = read.doc_schema
+        removed_schema = _schema_with(base, self.pipeline.stages)
+        for name, arrow_type in REMOVAL_COLUMNS.items():
+            removed_schema = removed_schema.append(pa.field(name, arrow_type))
         reports: dict[str, list[dict]] = {}
         stage_rows: list[dict] = []
         seen: list[Stage] = []
@@ -238,7 +240,7 @@ class Runner:
                 read=read,
                 stages=tuple(p.stages),
                 kept_dir=str(kept_dir),
-                kept_schema=_schema_with(DOC_SCHEMA, seen),
+                kept_schema=_schema_with(base, seen),
                 removed_schema=removed_schema,
                 removed_dir=str(run.removed) if cfg.output.write_removed else None,
                 quarantine_dir=str(run.quarantine),
@@ -283,7 +285,22 @@ class Runner:
             reports[p.phase] = self._run_tasks(run, p, tasks)
             shards = sorted(out for r in reports[p.phase] for out in r["outputs"])
             stage_rows += self._stage_rows(p, reports[p.phase], plan_seconds)
+            self._sum_counters(p, reports[p.phase])
         return reports, stage_rows
+
+    def _passthrough_schema(self) -> pa.Schema | None:
+        """With `input.columns: keep`, the typed columns of the first Parquet input (beyond the contract)."""
+        cfg = self.pipeline.config.input
+        if cfg.columns != "keep":
+            return None
+        parquet = [f for f in self.files if f.format == "parquet"]
+        if not parquet:
+            raise UserError(
+                "input.columns: keep needs Parquet inputs (it keeps their typed columns); use "
+                "columns: meta for JSONL and text."
+            )
+        skip = {cfg.text_key, cfg.id_key, *DOC_SCHEMA.names}
+        return pa.schema([f for f in pq.read_schema(parquet[0].path) if f.name not in skip])
 
     def _context(self, run: RunPaths, p: Pass, shards: list[str]) -> GlobalContext:
         return GlobalContext(
@@ -350,6 +367,16 @@ class Runner:
         finally:
             self.ledger.record_units(run.root.name, p.phase, pending)
         return sorted(reports, key=lambda r: r["unit_id"])
+
+    def _sum_counters(self, p: Pass, reports: list[dict]) -> None:
+        """Local stages' counters, summed over units, go into the run's metrics."""
+        for stage in p.stages:
+            total: dict[str, int] = {}
+            for r in reports:
+                for key, n in r["stages"][stage.name].get("counters", {}).items():
+                    total[key] = total.get(key, 0) + n
+            if total:
+                self.metrics.setdefault(stage.name, {}).update(total)
 
     @staticmethod
     def _stage_rows(p: Pass, reports: list[dict], plan_seconds: float) -> list[dict]:

@@ -41,6 +41,11 @@ class InputConfig:
     text_key: str = option("text", help="Field or column holding the document text.")
     id_key: str | None = option(None, help="Field holding a unique id; none: derive `{source}#{offset}`.")
     text_unit: Literal["file", "line"] = option("file", help="Text inputs: a document per file or per line.")
+    columns: Literal["meta", "keep"] = option(
+        "meta",
+        help="Other fields: 'meta' folds them into the meta JSON column; 'keep' (Parquet inputs, e.g. scored "
+        "output of an earlier run) keeps them as typed columns.",
+    )
     partition_mb: float = option(64.0, help="Split plain inputs into units of about this size.", min=1e-6)
     batch_rows: int = option(2000, help="Documents per in-memory batch (bounds memory per worker).", min=1)
     fallback_encoding: str | None = option(
@@ -101,7 +106,7 @@ class Pipeline:
 
 
 def build_stages(entries: list[Any], path: str = "stages") -> list[Stage]:
-    stages = []
+    stages: list[Stage] = []
     for i, entry in enumerate(entries):
         where = f"{path}[{i}]"
         if not isinstance(entry, dict) or "stage" not in entry:
@@ -110,6 +115,11 @@ def build_stages(entries: list[Any], path: str = "stages") -> list[Stage]:
             )
         params = dict(entry)
         cls = stage_class(str(params.pop("stage")), f"{where}.stage")
+        if any(s.name == cls.name for s in stages):
+            raise ConfigError(
+                f"{where}.stage: '{cls.name}' appears twice; a pipeline runs each stage once "
+                "(combine their parameters into one entry)."
+            )
         stages.append(cls(build(cls.Params, params, where)))
     return stages
 

@@ -134,7 +134,7 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
     n_input = n_kept = 0
     removed: dict[str, Counter] = {}
     quarantined: Counter = Counter()
-    stage_stats = {s.name: {"docs_in": 0, "docs_out": 0, "seconds": 0.0} for s in task.stages}
+    stage_stats = {s.name: {"docs_in": 0, "docs_out": 0, "seconds": 0.0, "counters": {}} for s in task.stages}
     g = task.global_apply
     decisions = _load_decisions(g) if g else None
     if g:
@@ -175,6 +175,8 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
                         f"stage '{stage.name}' failed on {task.label}: {type(err).__name__}: {err}"
                     ) from err
                 drop(result.removed, stage.name)
+                for key, n in result.counters.items():
+                    stats["counters"][key] = stats["counters"].get(key, 0) + int(n)
                 df = result.kept
                 stats["docs_out"] += len(df)
                 stats["seconds"] += time.perf_counter() - t0

@@ -19,6 +19,13 @@ import duckdb
 
 SCHEMA_VERSION = 1
 
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -> None:
+    """INSERT rows (DuckDB refuses executemany with no rows)."""
+    if rows:
+        con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
+
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS runs (
@@ -93,74 +100,64 @@ class Ledger:
             )
 
     def record_files(self, run_id: str, files: list[dict[str, Any]]) -> None:
-        with self.connect() as con:
-            con.execute("DELETE FROM files WHERE run_id = ?", [run_id])
-            con.executemany(
-                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [
-                        run_id,
-                        f["path"],
-                        f["source"],
-                        f["format"],
-                        f["bytes"],
-                        dt.datetime.fromtimestamp(f["mtime"]),
-                        f["fingerprint"],
-                    ]
-                    for f in files
-                ],
-            )
-
-    def record_units(self, run_id: str, phase: str, reports: list[dict[str, Any]]) -> None:
-        if not reports:
-            return
         rows = [
             [
                 run_id,
-                phase,
-                r["unit_id"],
-                r["input"],
-                r.get("status", "done"),
-                r["counts"]["input"],
-                r["counts"]["kept"],
-                sum(sum(c.values()) for c in r["counts"]["removed"].values()),
-                sum(r["counts"]["quarantined"].values()),
-                r["seconds"],
-                json.dumps(r.get("outputs", [])),
-                _now(),
+                f["path"],
+                f["source"],
+                f["format"],
+                f["bytes"],
+                dt.datetime.fromtimestamp(f["mtime"]),
+                f["fingerprint"],
             ]
-            for r in reports
+            for f in files
         ]
         with self.connect() as con:
-            con.executemany("INSERT OR REPLACE INTO shards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            con.execute("DELETE FROM files WHERE run_id = ?", [run_id])
+            _insert(con, "files", rows)
+
+    def record_units(self, run_id: str, phase: str, reports: list[dict[str, Any]]) -> None:
+        rows = []
+        for r in reports:
+            c = r["counts"]
+            removed = sum(sum(by_reason.values()) for by_reason in c["removed"].values())
+            rows.append(
+                [
+                    run_id,
+                    phase,
+                    r["unit_id"],
+                    r["input"],
+                    r.get("status", "done"),
+                    c["input"],
+                    c["kept"],
+                    removed,
+                    sum(c["quarantined"].values()),
+                    r["seconds"],
+                    json.dumps(r.get("outputs", [])),
+                    _now(),
+                ]
+            )
+        if rows:
+            with self.connect() as con:
+                con.executemany(
+                    "INSERT OR REPLACE INTO shards VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                )
 
     def record_stages(self, run_id: str, rows: list[dict[str, Any]]) -> None:
+        values = [
+            [run_id, i, r["stage"], r["kind"], r["docs_in"], r["docs_out"], r["removed"], r["seconds"]]
+            for i, r in enumerate(rows)
+        ]
         with self.connect() as con:
             con.execute("DELETE FROM stages WHERE run_id = ?", [run_id])
-            con.executemany(
-                "INSERT INTO stages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [
-                        run_id,
-                        i,
-                        r["stage"],
-                        r["kind"],
-                        r["docs_in"],
-                        r["docs_out"],
-                        r["removed"],
-                        r["seconds"],
-                    ]
-                    for i, r in enumerate(rows)
-                ],
-            )
+            _insert(con, "stages", values)
 
     def record_metrics(self, run_id: str, metrics: dict[str, dict[str, Any]]) -> None:
         """Numbers a stage reported (e.g. dedup clusters, time per phase); values stored as JSON."""
         rows = [[run_id, st, name, json.dumps(v)] for st, m in metrics.items() for name, v in m.items()]
         with self.connect() as con:
             con.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
-            if rows:
-                con.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
+            _insert(con, "metrics", rows)
 
     def metrics(self, run_id: str) -> dict[str, dict[str, Any]]:
         with self.connect(read_only=True) as con:
@@ -189,7 +186,7 @@ class Ledger:
             )
             if counts is not None:
                 con.execute("DELETE FROM counts WHERE run_id = ?", [run_id])
-                con.executemany("INSERT INTO counts VALUES (?, ?, ?, ?, ?)", _count_rows(run_id, counts))
+                _insert(con, "counts", _count_rows(run_id, counts))
 
     # --- reading -------------------------------------------------------------------------------------
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:

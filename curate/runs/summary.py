@@ -77,6 +77,14 @@ def render_status(status: dict[str, Any]) -> str:
             lines.append(
                 f"    {s['stage']:<22} {s['docs_in']:>10,} in {s['docs_out']:>10,} out  {s['seconds']:8.2f} s"
             )
+    for stage, metrics in status.get("metrics", {}).items():
+        numbers = [
+            f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:.3g}"
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+        if numbers:
+            lines.append(f"  {stage}: " + ", ".join(numbers[:12]) + (" ..." if len(numbers) > 12 else ""))
     out = status["output"]
     lines.append(f"  output       {out['dir']}  ({out['shards']} shards, {human_bytes(out['bytes'])})")
     if status["error"]:

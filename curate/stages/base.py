@@ -39,6 +39,7 @@ class NoParams:
 class StageResult:
     kept: pd.DataFrame  # the rows that go on, with the stage's columns added
     removed: pd.DataFrame  # removed rows, with the stage's columns and `reason`, `detail`
+    counters: dict[str, int] = dataclasses.field(default_factory=dict)  # summed over partitions -> ledger
 
 
 class Stage:
@@ -71,20 +72,26 @@ class Stage:
         """Optional detail per removed row (e.g. the signal value that failed). Indexed like `df[removed]`."""
         return None
 
+    def counters(self, df: pd.DataFrame) -> dict[str, int]:
+        """Optional counts over the annotated partition (e.g. documents each rule flags); the runner sums
+        them over partitions and stores them with the run's metrics."""
+        return {}
+
     def apply(self, df: pd.DataFrame) -> StageResult:
         """Annotate, then split rows into kept and removed. Pure: the same frame gives the same result."""
         if self.kind != "local":
             raise TypeError(f"stage '{self.name}' is global; the runner applies its plan, not apply()")
         df = self.annotate(df)
+        counters = self.counters(df)
         reasons = self.removals(df)
         if reasons is None:
-            return StageResult(df, _empty_removed(df))
+            return StageResult(df, _empty_removed(df), counters)
         mask = reasons.notna().to_numpy()
         removed = df[mask].copy()
         removed["reason"] = reasons[mask].astype(str).to_numpy()
         detail = self.details(df, pd.Series(mask, index=df.index)) if mask.any() else None
         removed["detail"] = pd.Series(None, index=removed.index, dtype=object) if detail is None else detail
-        return StageResult(df[~mask], removed)
+        return StageResult(df[~mask], removed, counters)
 
     # --- global hooks -------------------------------------------------------------------------------
     def plan(self, ctx: GlobalContext) -> dict[str, str]:

@@ -46,6 +46,10 @@ class FailIfFlag(Stage):
         return df
 
 
+def quiet_engine() -> Engine:
+    return Engine(workers=0, progress=False)
+
+
 def corpus(tmp_path: Path, files: int = 3) -> Path:
     """`files` JSONL files of prose with short lines, near-empty lines and a broken record each."""
     root = tmp_path / "corpus"
@@ -208,3 +212,26 @@ def test_a_batch_of_only_bad_records_passes_every_stage(tmp_path):
     Runner(make_pipeline(root), ws, Engine(workers=0, progress=False), log=lambda m: None).run()
     counts = run_status(ws)["counts"]
     assert counts["quarantined"] == {"malformed_json": 1, "text_not_string": 1} and counts["kept"] == 1
+
+
+def test_a_run_reads_an_earlier_runs_output_with_its_typed_columns(tmp_path):
+    root = corpus(tmp_path)
+    ws = Workspace(tmp_path / "ws")
+    first = Runner(make_pipeline(root), ws, Engine(workers=0, progress=False), log=lambda m: None).run()
+    scored = output_frame(first.run_dir).sort_values("id").reset_index(drop=True)
+    again = pipeline_from_mapping(
+        {
+            "name": "reread",
+            "input": {"paths": [str(first.run_dir / "output")], "columns": "keep"},
+            "stages": [],
+        }
+    )
+    second = Runner(again, Workspace(tmp_path / "ws2"), quiet_engine(), log=lambda m: None).run()
+    got = output_frame(second.run_dir).sort_values("id").reset_index(drop=True)
+    assert list(got.columns) == ["id", "text", "source", "meta", "n_words", "n_chars"]
+    assert_eq(got, scored, check_dtype=False)
+    meta_mode = pipeline_from_mapping({"name": "m", "input": {"paths": [str(first.run_dir / "output")]}})
+    third = Runner(meta_mode, Workspace(tmp_path / "ws3"), quiet_engine(), log=lambda m: None).run()
+    folded = output_frame(third.run_dir)
+    assert list(folded.columns) == ["id", "text", "source", "meta"]
+    assert json.loads(folded["meta"].iloc[0])["n_words"] > 0

@@ -1,0 +1,1 @@
+"""Quality: heuristic signals, fastText language ID, trainable fastText quality classifiers, filters."""
