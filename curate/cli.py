@@ -660,5 +660,13 @@ def stages(name):
         click.echo("  (no parameters)")
 
 
+def _register_capability_commands() -> None:
+    from curate.scaling.cli import fit
+
+    main.add_command(fit)
+
+
+_register_capability_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
