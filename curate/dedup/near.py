@@ -135,10 +135,9 @@ def _fixed_binary(values: np.ndarray) -> pa.Array:
 
 def signature_shard(args: tuple) -> dict:
     """Engine task: signatures and band keys of one shard."""
-    shard_path, shard_idx, sig_out, bands_out, p, score, batch_rows = args
+    shard_path, shard_idx, sig_out, bands_out, p, (b, r), score, batch_rows = args
     t0 = time.perf_counter()
     hasher = _hasher(p.num_perm, p.seed, p.spec, p.hash)
-    b, r = p.bands_rows()
     sig_w = bands_w = None
     docs = empty = chars = 0
     for first, t in iter_shard(shard_path, ["id", "text"] + ([score] if score else []), batch_rows):
@@ -314,6 +313,7 @@ class MinHashDedup(Stage):
                 str(ctx.workdir / "sig" / f"{i:05d}.parquet"),
                 str(ctx.workdir / "bands" / f"{i:05d}.parquet"),
                 self.params,
+                self.params.bands_rows(),
                 score,
                 ctx.batch_rows,
             )

@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -197,7 +198,7 @@ def _add_json_record(line: bytes, offset: int, source: str, opts: ReadOptions, b
     if decoded is None:
         return
     try:
-        obj = json.loads(decoded)
+        obj = _loads(decoded)
     except ValueError as err:
         builder.quarantine(source, offset, S.MALFORMED_JSON, str(err), line)
         return
@@ -233,7 +234,7 @@ def _add_mapping(obj: dict, offset: int, source: str, opts: ReadOptions, builder
             return bad(S.MISSING_ID, f"no usable '{opts.id_key}' field")
         doc_id = str(value)
     rest = {k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key}
-    builder.good(doc_id, text, source, json.dumps(rest, ensure_ascii=False, default=str) if rest else None)
+    builder.good(doc_id, text, source, _dumps(rest) if rest else None)
 
 
 def _add_text_line(line: bytes, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder):
@@ -346,4 +347,20 @@ def _add_passthrough_batch(batch: pa.RecordBatch, first: int, source, opts, buil
 
 
 def _json_bytes(row: dict) -> bytes:
-    return json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
+    return _dumps(row).encode("utf-8")
+
+
+def _loads(text: str):
+    """Parse one JSON record: orjson (fast), and the standard library where orjson is stricter (NaN,
+    integers beyond 64 bits); ValueError if neither accepts it."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _dumps(obj) -> str:
+    try:
+        return orjson.dumps(obj, default=str).decode("utf-8")
+    except TypeError:  # e.g. integers beyond 64 bits, non-string keys
+        return json.dumps(obj, ensure_ascii=False, default=str)

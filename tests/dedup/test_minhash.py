@@ -160,3 +160,20 @@ def test_connected_components_equal_union_find(seed):
     con.executemany("INSERT INTO e VALUES (?, ?)", edges)
     connected_components(con, "e", "cc")
     assert dict(con.execute("SELECT node, root FROM cc").fetchall()) == union_find(edges)
+
+
+def test_the_shipped_separator_table_is_unicode_punctuation_and_space():
+    import unicodedata
+
+    from curate.dedup.shingles import SEPARATORS_FILE, derive_separator_table, separator_table
+
+    with np.load(SEPARATORS_FILE) as data:
+        shipped_version = str(data["unicode_version"])
+    table = separator_table(True)
+    assert table[ord(" ")] and table[ord("—")] and table[ord("“")] and table[ord("\n")]
+    assert not table[ord("a")] and not table[ord("$")] and not table[ord("日")]
+    assert separator_table(False).sum() < table.sum()
+    if unicodedata.unidata_version != shipped_version:
+        pytest.skip(f"this Python has Unicode {unicodedata.unidata_version}; the table is {shipped_version}")
+    assert np.array_equal(derive_separator_table(True), table)
+    assert np.array_equal(derive_separator_table(False), separator_table(False))

@@ -235,3 +235,12 @@ def test_a_run_reads_an_earlier_runs_output_with_its_typed_columns(tmp_path):
     folded = output_frame(third.run_dir)
     assert list(folded.columns) == ["id", "text", "source", "meta"]
     assert json.loads(folded["meta"].iloc[0])["n_words"] > 0
+
+
+def _malloc_env(_):
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def test_local_workers_keep_glibcs_dynamic_mmap_threshold():
+    with Engine(workers=1, progress=False) as engine:
+        assert [value for _, value in engine.map(_malloc_env, [0])] == [None]
