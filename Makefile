@@ -5,7 +5,7 @@ WORKSPACE ?= workspace
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo test test-torch quality-model lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,21 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The optional transformer proxy: the CPU build of torch (an unpinned torch pulls several GB of CUDA).
+test-torch: $(STAMP)
+	$(BIN)/pip install -q 'torch==2.13.0'
+	$(BIN)/python -m pytest -q tests/sweep -k transformer
+
+# Retrain the shipped quality classifier from ../shared/data (see quality_models/README.md).
+SHARED ?= ../shared/data
+QUALITY_MODEL := quality_models/curate-web-quality-v1.ftz
+quality-model: $(STAMP)
+	$(BIN)/python quality_models/build_training_data.py --data $(SHARED) --out build/quality-data
+	$(BIN)/curate train-classifier --positive build/quality-data/positive.jsonl \
+		--negative build/quality-data/negative.jsonl --output $(QUALITY_MODEL) --name curate-web-quality-v1 \
+		--set language=en --set min_chars=200 --set group_key=page --set chunk_words=128
+	$(BIN)/python quality_models/evaluate.py $(QUALITY_MODEL) --data $(SHARED)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -183,34 +183,66 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
 @click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def demo(workspace, workers, scheduler, as_json, quiet):
-    """Build a corpus from text this machine already has, and run the demo pipeline on it.
+    """Build a corpus from text this machine already has, curate it, sweep pruning fractions, fit a law.
 
-    The corpus (standard-library documentation, pydoc help topics, the METADATA and licence files of the
-    installed packages, and a few deliberately damaged records) is written to WORKSPACE/demo-corpus; no
-    download is needed. The pipeline is pipelines/demo.yaml.
+    1. The corpus (standard-library documentation, pydoc help topics, the METADATA and licence files of
+       the installed packages, and a few deliberately damaged records) is written to
+       WORKSPACE/demo-corpus; no download is needed.
+    2. pipelines/demo.yaml curates it: normalization, exact and near dedup, length filter, heuristic
+       signals, language ID, the shipped quality classifier, q, and a language filter.
+    3. pipelines/demo_sweep.yaml keeps the top f of the result by q and measures a byte n-gram proxy's
+       held-out loss for each f, pool size and seed (results and plots in WORKSPACE/sweeps/).
+    4. The one-size multiplier law L = E+ + B/(D m_f)^beta is fitted to the sweep's results: m_f says what
+       a kept token of the top f is worth in tokens of the unpruned pool (m = 1 for f = 1).
 
     \b
     Example:
       curate demo --workspace ws && curate status --workspace ws
     """
     from curate.demo import build_demo_corpus
-    from curate.pipeline.runner import Runner
-    from curate.pipeline.spec import load_pipeline
     from curate.resources import pipeline_path
-    from curate.runs.workspace import Workspace
+    from curate.runs.summary import render_status
+    from curate.scaling.cli import format_table
+    from curate.scaling.fit import fit_law
+    from curate.scaling.io import runs_from_frame
+    from curate.sweep.load import load_sweep
+    from curate.sweep.report import render_sweep
+    from curate.sweep.run import SweepRunner
 
-    ws = Workspace(workspace)
-    corpus = ws.root / "demo-corpus"
+    corpus = Path(workspace).resolve() / "demo-corpus"
     counts = build_demo_corpus(corpus)
     click.echo(
-        "curate: demo corpus in " + str(corpus) + ": " + ", ".join(f"{k} {v}" for k, v in counts.items()),
-        err=True,
+        f"curate: demo corpus in {corpus}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), err=True
     )
-    config = pipeline_path("demo")
-    pipeline = load_pipeline(config, inputs=[str(corpus)])
-    engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
-    result = Runner(pipeline, ws, engine, config_path=str(config)).run()
-    _print_result(ws, result.run_id, as_json)
+
+    def edit(data: dict) -> None:
+        data["input"]["paths"] = [str(corpus)]
+
+    status = _run_shipped("demo", edit, workspace, workers, scheduler, quiet)
+    cfg = load_sweep(pipeline_path("demo_sweep"), [f"pool.paths={json.dumps([status['output']['dir']])}"])
+    engine = _make_engine(cfg.engine, workers, scheduler, quiet)
+    swept = SweepRunner(cfg, Path(workspace), engine, log=lambda m: click.echo(m, err=True)).run()
+    rows = swept.results.query("model == 'ngram' and budget == 'fixed_data' and eval_set == 'pool_holdout'")
+    fitted = fit_law(
+        runs_from_frame(rows, group="group"), "multiplier", bootstrap=100, seed=0, reference_group="f=1"
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "run": status,
+                    "sweep": json.loads(swept.summary.to_json(orient="records")),
+                    "fit": fitted.to_dict(),
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    click.echo(render_status(status))
+    click.echo("\n" + render_sweep(swept))
+    click.echo("\nmultiplier law fitted to the sweep (n-gram proxy, fixed data, held-out pool text):")
+    click.echo(format_table(fitted, {**fitted.to_dict(), "dropped_highest": 0}))
 
 
 @main.command()
@@ -531,65 +563,42 @@ def filter_(
 )
 @click.option("--name", help="Versioned model name for the card (default: the file name).")
 @click.option("--text-key", default="text", show_default=True, help="Field or column holding the text.")
-@click.option("--epoch", type=click.IntRange(min=1), default=8, show_default=True, help="Training epochs.")
-@click.option("--dim", type=click.IntRange(min=2), default=64, show_default=True, help="Vector size.")
-@click.option("--lr", type=click.FloatRange(min=1e-6), default=0.1, show_default=True, help="Learning rate.")
-@click.option("--word-ngrams", type=click.IntRange(min=1), default=2, show_default=True, help="Word n-grams.")
 @click.option(
-    "--bucket", type=click.IntRange(min=1), default=200_000, show_default=True, help="Hash buckets."
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A training parameter, e.g. --set epoch=10 --set chunk_words=128 --set language=en "
+    "(see the list below).",
 )
-@click.option("--no-quantize", is_flag=True, help="Keep the full-size model (.bin).")
-@click.option(
-    "--holdout",
-    type=click.FloatRange(0.01, 0.5),
-    default=0.1,
-    show_default=True,
-    help="Share held out for evaluation.",
-)
-@click.option("--max-docs-per-class", type=click.IntRange(min=1), help="Cap on documents per class.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
-def train_classifier(
-    positive,
-    negative,
-    output,
-    name,
-    text_key,
-    epoch,
-    dim,
-    lr,
-    word_ngrams,
-    bucket,
-    no_quantize,
-    holdout,
-    max_docs_per_class,
-    seed,
-    as_json,
-):
+def train_classifier(positive, negative, output, name, text_key, settings, as_json):
     """Train a fastText quality classifier on your positives and negatives (DCLM-style: word bigrams).
 
-    Reads any corpora curate reads, balances the classes, holds out a split, trains, and writes the model
-    with a model card (data sources and counts, hyper-parameters, held-out accuracy and ROC AUC, date,
-    curate version). Use the model with `curate score --classifier MODEL` or the quality_classifier stage.
+    Reads any corpora curate reads, optionally keeps one language, holds out a split, balances the
+    classes, trains on 128-word windows, quantizes, and writes the model with a model card (data sources
+    and counts, hyper-parameters, held-out ROC AUC, threshold and accuracy, date, curate version). Use it
+    with `curate score --classifier MODEL` or the quality_classifier stage. Parameters (--set KEY=VALUE):
+    dim, epoch, lr, word_ngrams, min_count, bucket, quantize, cutoff, chunk_words, lowercase, max_chars,
+    language, min_language_score, min_chars, holdout, group_key, max_docs_per_class, balance, seed, threads.
 
     \b
     Example:
-      curate train-classifier --positive wiki/ --negative 'crawl/*.jsonl.gz' --output models/mine-v1.ftz
+      curate train-classifier -p wiki/ -n 'crawl/*.jsonl.gz' -o models/mine-v1.ftz --set language=en
     """
+    import yaml
+
+    from curate.config import build
     from curate.quality.train import TrainParams
     from curate.quality.train import train_classifier as train
 
-    params = TrainParams(
-        dim=dim,
-        epoch=epoch,
-        lr=lr,
-        word_ngrams=word_ngrams,
-        bucket=bucket,
-        quantize=not no_quantize,
-        holdout=holdout,
-        max_docs_per_class=max_docs_per_class,
-        seed=seed,
-    )
+    values = {}
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--set '{item}' is not KEY=VALUE, e.g. --set epoch=10")
+        values[key] = yaml.safe_load(raw)
+    params = build(TrainParams, values, "train-classifier")
     card = train(
         list(positive),
         list(negative),
@@ -605,10 +614,13 @@ def train_classifier(
     h, d = card["holdout"], card["data"]
     click.echo(
         f"model {card['name']}: {output} ({card['file']['bytes'] / 1e6:.2f} MB), trained in "
-        f"{card['train_seconds']:.1f} s on {d['train']['hq']:,} + {d['train']['lq']:,} documents"
+        f"{card['train_seconds']:.1f} s on {d['train']['hq']:,} + {d['train']['lq']:,} documents "
+        f"({d['train_examples']:,} examples)"
     )
     click.echo(
-        f"  held out: {h['docs']:,} documents, accuracy {h['accuracy']:.3f}, ROC AUC {h['roc_auc']:.3f}"
+        f"  held out: {h['docs']:,} documents, ROC AUC {h['roc_auc']:.3f}, accuracy "
+        f"{h['accuracy_at_threshold']:.3f} at threshold {h['threshold']:.3f} "
+        f"({h['accuracy_at_0.5']:.3f} at 0.5)"
     )
     click.echo(f"  card: {Path(output).with_suffix('.json')}")
 
@@ -658,6 +670,53 @@ def stages(name):
         click.echo(f"  {field_name:<22} {type_name:<28} default {default!r}\n      {help_text}")
     if not describe_fields(cls.Params):
         click.echo("  (no parameters)")
+
+
+@main.command()
+@click.argument("config", type=click.Path())
+@_workspace_option
+@click.option(
+    "--pool",
+    "pools",
+    multiple=True,
+    metavar="PATH",
+    help="Scored documents to sweep (replaces pool.paths; repeatable).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value, e.g. --set seeds=[0] --set models.ngram.order=4.",
+)
+@_engine_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def sweep(config, workspace, pools, overrides, workers, scheduler, as_json, quiet):
+    """Sweep pruning fractions: keep the top f of a scored pool, train proxy LMs, measure held-out loss.
+
+    For every seed, pool size and fraction f, the top f of the pool by score is written as Parquet shards
+    with a manifest (documents, tokens, threshold, dataset quality Q by both estimators); a byte-level
+    n-gram model (and optionally a tiny transformer) is trained on it with a fixed-data and a
+    fixed-compute budget and evaluated on every evaluation set. Results: WORKSPACE/sweeps/NAME-HASH/
+    (results.parquet, summary.parquet with the Pareto front, plots/). Rerun to resume a killed sweep.
+
+    \b
+    Example:
+      curate sweep pipelines/sweep.yaml --workspace ws --pool scored/latest/output
+    """
+    from curate.sweep.load import load_sweep
+    from curate.sweep.report import render_sweep
+    from curate.sweep.run import SweepRunner
+
+    extra = list(overrides) + ([f"pool.paths={json.dumps(list(pools))}"] if pools else [])
+    cfg = load_sweep(config, extra)
+    engine = _make_engine(cfg.engine, workers, scheduler, quiet)
+    result = SweepRunner(cfg, Path(workspace), engine, log=lambda m: click.echo(m, err=True)).run()
+    if as_json:
+        click.echo(result.summary.to_json(orient="records", indent=2))
+        return
+    click.echo(render_sweep(result))
 
 
 def _register_capability_commands() -> None:

@@ -94,15 +94,20 @@ def test_run_status_and_runs(tmp_path):
 def test_demo_runs_on_the_embedded_corpus(tmp_path):
     result = invoke("demo", "-w", tmp_path / "ws", "--workers", "0", "--json", "-q")
     assert result.exit_code == 0, result.output
-    status = json.loads(result.output[result.output.index("{") :])
-    c = status["counts"]
+    out = json.loads(result.stdout)
+    status, c = out["run"], out["run"]["counts"]
     assert status["state"] == "finished" and status["balanced"] is True
     assert c["input"] == c["kept"] + sum(c["removed"].values()) + sum(c["quarantined"].values())
     assert c["kept"] > 300 and status["output"]["shards"] >= 1
-    # The deliberately damaged file shows every kind of bad record.
+    # The deliberately damaged file shows every kind of bad record; dedup finds the repeated licences.
     assert {"malformed_json", "invalid_utf8", "missing_text", "text_not_string", "empty_text"} <= set(
         c["quarantined"]
     )
+    assert c["removed"]["near_duplicate"] >= 10
+    # The sweep covers every cell and the fit reports the fixed-N law's parameters with intervals.
+    assert len(out["sweep"]) == 3 * 2 * 2 * 1  # fractions x pool sizes x budgets x eval sets (pool_holdout)
+    assert {"E_plus", "B", "beta", "m[f=1]", "m[f=0.5]", "m[f=0.25]"} <= set(out["fit"]["params"])
+    assert out["fit"]["params"]["m[f=1]"] == 1.0 and out["fit"]["ci"]
 
 
 def test_dedup_command_prints_the_summary_and_deduplicates_incrementally(tmp_path):

@@ -18,3 +18,13 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def accuracy(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
     return float(np.mean((np.asarray(scores) >= threshold) == np.asarray(labels).astype(bool)))
+
+
+def balanced_accuracy_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The score threshold with the best balanced accuracy (mean of the two classes' recalls)."""
+    labels, scores = np.asarray(labels).astype(bool), np.asarray(scores, dtype=float)
+    if labels.all() or not labels.any():
+        return 0.5
+    candidates = np.unique(np.quantile(scores, np.linspace(0.01, 0.99, 197)))
+    balanced = [0.5 * ((scores[labels] >= t).mean() + (scores[~labels] < t).mean()) for t in candidates]
+    return float(candidates[int(np.argmax(balanced))])

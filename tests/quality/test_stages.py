@@ -55,7 +55,9 @@ def trained(tmp_path_factory):
     write_jsonl(tmp / "pos" / "p.jsonl", [{"text": t} for t in variations(GOOD, 60, 1)])
     write_jsonl(tmp / "neg" / "n.jsonl", [{"text": t} for t in variations(BAD, 60, 2)], [b"{broken"])
     model = tmp / "models" / "toy-quality-v1.ftz"
-    params = TrainParams(dim=16, epoch=25, min_count=1, bucket=20_000, quantize=False, holdout=0.2, seed=3)
+    params = TrainParams(
+        dim=16, epoch=25, min_count=1, bucket=20_000, quantize=False, holdout=0.2, seed=3, chunk_words=None
+    )
     card = train_classifier([str(tmp / "pos")], [str(tmp / "neg")], str(model), params, log=lambda m: None)
     return model, card
 
@@ -65,8 +67,11 @@ def test_training_writes_a_model_and_its_card(trained):
     assert model.is_file() and model.with_suffix(".json").is_file()
     assert card["name"] == "toy-quality-v1" and card["labels"] == {"positive": "hq", "negative": "lq"}
     assert card["data"]["negative"]["skipped_bad_records"] == 1
-    assert card["data"]["train"] == {"hq": 48, "lq": 48} and card["data"]["holdout"] == {"hq": 12, "lq": 12}
+    holdout = card["data"]["holdout"]
+    assert 10 <= holdout["hq"] + holdout["lq"] <= 40  # about a fifth of 120, by a stable hash
+    assert card["data"]["train"]["hq"] == card["data"]["train"]["lq"]  # balanced
     assert card["holdout"]["roc_auc"] > 0.9 and card["hyperparameters"]["word_ngrams"] == 2
+    assert 0 < card["holdout"]["threshold"] < 1
     assert json.loads(model.with_suffix(".json").read_text()) == card
 
 
@@ -192,3 +197,28 @@ def test_english_is_recognized_on_the_confirmed_english_handbook_pages(shared_da
     assert len(english) >= 30
     out = LangId().apply(frame(english)).kept
     assert (out["lang"] == "en").mean() >= 0.98
+
+
+def test_document_quality_combines_classifier_and_rules():
+    df = HeuristicSignals().apply(frame([" ".join(GOOD) * 2, "tiny text"], quality_score=[0.8, 0.6])).kept
+    only_clf = build_stages([{"stage": "document_quality"}])[0].apply(df).kept
+    assert only_clf["q"].tolist() == [0.8, 0.6]
+    mixed = (
+        build_stages(
+            [
+                {
+                    "stage": "document_quality",
+                    "classifier_weight": 1.0,
+                    "heuristics": ["gopher_quality"],
+                    "heuristics_weight": 1.0,
+                }
+            ]
+        )[0]
+        .apply(df)
+        .kept
+    )
+    n_rules = sum(r.group == "gopher_quality" for r in heuristics.RULES)
+    assert mixed["q"].iloc[0] == pytest.approx((0.8 + 1.0) / 2)  # passes every gopher rule
+    assert mixed["q"].iloc[1] < (0.6 + (n_rules - 1) / n_rules) / 2 + 1e-9  # fails at least min_words
+    with pytest.raises(ConfigError, match="q needs a classifier column"):
+        build_stages([{"stage": "document_quality", "classifier_column": None}])

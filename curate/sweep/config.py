@@ -1,0 +1,137 @@
+"""The sweep config: which pool, which evaluation sets, which fractions, pools, seeds, budgets and models.
+
+name: web-sweep
+pool:
+  paths: [scored/latest/output]   # documents with a score column (e.g. the output of `curate score`)
+  score: quality_score            # the per-document quality q to rank by
+eval:
+  holdout_fraction: 0.05          # a random slice of the unfiltered pool, never trained on
+  sets:
+    - {name: reference_prose, paths: ["prose/*.txt"], format: text}
+fractions: [1.0, 0.7, 0.5, 0.3, 0.2, 0.1]
+pool_sizes: [1.0, 0.5, 0.25]
+seeds: [0, 1, 2]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from curate.config import option
+from curate.pipeline.spec import EngineConfig
+
+
+@dataclass
+class PoolConfig:
+    paths: list[str] = option(default_factory=list, help="Scored Parquet (or any input) holding the pool.")
+    text_key: str = option("text", help="Column holding the text.")
+    score: str = option("quality_score", help="Column with the per-document quality q (higher is better).")
+    low_quality_column: str = option(
+        "quality_score", help="Q (i): a document's tokens count as low quality when this column ..."
+    )
+    low_quality_below: float = option(0.5, help="... is below this value.")
+    max_docs: int | None = option(None, help="Use at most this many documents of the pool.", min=1)
+
+
+@dataclass
+class EvalSetConfig:
+    name: str = option(help="Name of the evaluation set in the results table.")
+    paths: list[str] = option(default_factory=list, help="Files, folders or globs.")
+    format: Literal["auto", "jsonl", "parquet", "text"] = option("auto", help="Input format.")
+    text_key: str = option("text", help="Field holding the text.")
+    text_unit: Literal["file", "line"] = option("file", help="Text inputs: a document per file or per line.")
+
+
+@dataclass
+class EvalConfig:
+    holdout_fraction: float = option(
+        0.05, help="Random slice of the pool held out per seed as the 'pool_holdout' set.", min=0.001, max=0.5
+    )
+    max_bytes: int = option(2_000_000, help="Evaluate on at most this many bytes of each set.", min=1000)
+    sets: list[EvalSetConfig] = option(
+        default_factory=list, help="More evaluation sets, e.g. reference prose."
+    )
+    reference: str | None = option(
+        None,
+        help="Evaluation set Q (ii) compares each subset with (default: the first of `sets`, else "
+        "pool_holdout).",
+    )
+
+
+@dataclass
+class NgramConfig:
+    order: int = option(5, help="Bytes of the n-gram (context + 1).", min=1, max=8)
+
+
+@dataclass
+class TransformerConfig:
+    cells: list[list[float]] = option(
+        default_factory=lambda: [[1.0, 1.0], [0.3, 1.0]],
+        help="[fraction, pool_size] cells to spot-check with the transformer (every seed and budget).",
+    )
+    layers: int = option(2, help="Transformer layers.", min=1)
+    d_model: int = option(128, help="Model width.", min=8)
+    heads: int = option(4, help="Attention heads.", min=1)
+    context: int = option(128, help="Context length in bytes.", min=8)
+    batch: int = option(32, help="Sequences per step.", min=1)
+    lr: float = option(3e-3, help="AdamW learning rate.", min=1e-6)
+    train_bytes: int = option(
+        1_000_000, help="Training bytes for the fixed-data budget's one pass cap.", min=1000
+    )
+
+
+@dataclass
+class ModelsConfig:
+    ngram: NgramConfig | None = option(
+        default_factory=NgramConfig, help="The fast n-gram proxy (every cell)."
+    )
+    transformer: TransformerConfig | None = option(
+        None, help="A tiny transformer on a few cells (needs torch)."
+    )
+
+
+@dataclass
+class SweepConfig:
+    name: str = option(help="Name of the sweep.")
+    description: str = option("", help="What the sweep is for.")
+    pool: PoolConfig = option(default_factory=PoolConfig, help="The scored pool.")
+    eval: EvalConfig = option(default_factory=EvalConfig, help="Evaluation sets.")
+    fractions: list[float] = option(
+        default_factory=lambda: [1.0, 0.7, 0.5, 0.3, 0.2, 0.1],
+        help="Keep the top f by score.",
+        min=0.001,
+        max=1.0,
+    )
+    pool_sizes: list[float] = option(
+        default_factory=lambda: [1.0, 0.5, 0.25],
+        help="Random pools, as fractions of the pool.",
+        min=0.001,
+        max=1.0,
+    )
+    seeds: list[int] = option(
+        default_factory=lambda: [0, 1, 2], help="Seeds (pool draws, held-out slice).", min=0
+    )
+    budgets: list[Literal["fixed_data", "fixed_compute"]] = option(
+        default_factory=lambda: ["fixed_data", "fixed_compute"], help="Training budgets."
+    )
+    compute_bytes: int | None = option(
+        None,
+        help="Training bytes of the fixed-compute budget; none: the kept bytes at f=0.5 of the largest pool.",
+        min=1000,
+    )
+    models: ModelsConfig = option(default_factory=ModelsConfig, help="Proxy models.")
+    engine: EngineConfig = option(default_factory=EngineConfig, help="Where the cells run.")
+
+    def __post_init__(self):
+        for name, values in (
+            ("fractions", self.fractions),
+            ("pool_sizes", self.pool_sizes),
+            ("seeds", self.seeds),
+        ):
+            if not values:
+                raise ValueError(f"{name} is empty; give at least one value.")
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} has repeated values: {values}.")
+        if self.models.ngram is None and self.models.transformer is None:
+            raise ValueError("models: give at least one proxy model (ngram, transformer).")
