@@ -6,7 +6,6 @@ kept rows with the added columns, removed rows with a reason, and bad input as `
 
 from __future__ import annotations
 
-import pandas as pd
 import pyarrow as pa
 
 # A document. `id` is stable and unique within a run: a configured key of the input, else derived from the
@@ -51,11 +50,19 @@ MISSING_TEXT_COLUMN = "missing_text_column"
 UNREADABLE_FILE = "unreadable_file"
 
 
-def empty_docs() -> pd.DataFrame:
-    """An empty document frame with the canonical columns and dtypes (for Dask `meta`)."""
-    return DOC_SCHEMA.empty_table().to_pandas()
+def with_column(table: pa.Table, name: str, values: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """`table` with column `name` set to `values` (replaced if it exists, appended if not)."""
+    i = table.schema.get_field_index(name)
+    field = pa.field(name, values.type)
+    return table.set_column(i, field, values) if i >= 0 else table.append_column(field, values)
 
 
-def arrow_type_of(series: pd.Series) -> pa.DataType:
-    """The Arrow type a pandas column maps to (strings stay strings under pandas 2 and 3)."""
-    return pa.Array.from_pandas(series.iloc[:0]).type if len(series) == 0 else pa.array(series).type
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with exactly the columns of `schema`, in order and cast: missing ones become nulls."""
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -196,20 +196,34 @@ def shingle_sets_shard(args: tuple) -> dict:
         local = wanted[lo:hi] - first
         texts = t.column("text").take(pa.array(local)).to_pylist()
         h, offsets = shingle_hashes(texts, p.spec)
-        for i, row in enumerate(wanted[lo:hi]):
-            docs.append((shard_idx << SHARD_BITS) | int(row))
-            sets.append(np.unique(h[offsets[i] : offsets[i + 1]]))
+        docs.append((np.int64(shard_idx) << np.int64(SHARD_BITS)) + wanted[lo:hi])
+        sets.append(unique_per_document(h, offsets))
     write_shingle_sets(out, docs, sets)
-    return {"docs": len(docs)}
+    return {"docs": int(sum(len(d) for d in docs))}
 
 
-def write_shingle_sets(out: str, docs: list[int], sets: list[np.ndarray]) -> None:
-    lengths = np.fromiter((len(s) for s in sets), dtype=np.int32, count=len(sets))
-    offsets = np.zeros(len(sets) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    values = np.concatenate(sets) if sets else np.empty(0, dtype=np.uint64)
-    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.uint64()))
-    pq.write_table(pa.table({"doc": pa.array(docs, pa.int64()), "h": lists}), out)
+def unique_per_document(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's distinct hashes, sorted, with new offsets: one lexsort for the whole batch."""
+    owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    order = np.lexsort((hashes, owner))
+    h, o = hashes[order], owner[order]
+    keep = np.ones(len(h), dtype=bool)
+    keep[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
+    new_offsets = np.zeros(len(offsets), dtype=np.int64)
+    np.cumsum(np.bincount(o[keep], minlength=len(offsets) - 1), out=new_offsets[1:])
+    return h[keep], new_offsets
+
+
+def write_shingle_sets(out: str, docs: list[np.ndarray], sets: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Shingle sets as Parquet rows (doc, h), one row per distinct shingle of a document, from batches of
+    (ordinals) and (hashes, offsets). Long rows let DuckDB intersect sets with a hash join."""
+    doc_cols, h_cols = [], []
+    for ordinals, (h, off) in zip(docs, sets):
+        doc_cols.append(np.repeat(ordinals, np.diff(off)))
+        h_cols.append(h)
+    doc = np.concatenate(doc_cols) if doc_cols else np.empty(0, dtype=np.int64)
+    h = np.concatenate(h_cols) if h_cols else np.empty(0, dtype=np.uint64)
+    pq.write_table(pa.table({"doc": pa.array(doc, pa.int64()), "h": pa.array(h, pa.uint64())}), out)
 
 
 @register
@@ -281,7 +295,7 @@ class MinHashDedup(Stage):
             {
                 "docs": sig["docs"],
                 "docs_without_shingles": sig["empty"],
-                "mb": round(sig["chars"] / 1e6, 3),
+                "million_chars": round(sig["chars"] / 1e6, 3),
                 "lsh_bands": b,
                 "lsh_rows": r,
                 "lsh_half_point": round(lsh.half_point(b, r), 4),
@@ -372,11 +386,17 @@ class MinHashDedup(Stage):
     def _candidates(self, con, incremental: bool) -> int:
         p = self.params
         bands = "SELECT * FROM new_bands" + (" UNION ALL SELECT * FROM old_bands" if incremental else "")
-        con.execute(f"""
+        con.execute(f"CREATE TABLE all_bands AS {bands}")
+        # Most keys are shared by no other document: find the shared ones first, then list only their docs.
+        con.execute(
+            "CREATE TABLE shared AS SELECT band, key FROM all_bands GROUP BY band, key HAVING count(*) > 1"
+        )
+        con.execute("""
             CREATE TABLE buckets AS
             SELECT row_number() OVER () AS bucket, docs, len(docs) AS k FROM (
-                SELECT list(doc ORDER BY doc) AS docs FROM ({bands})
-                GROUP BY band, key HAVING count(*) > 1)""")
+                SELECT list(b.doc ORDER BY b.doc) AS docs
+                FROM all_bands b SEMI JOIN shared s USING (band, key)
+                GROUP BY b.band, b.key)""")
         if incremental:  # buckets of old documents only were settled by earlier runs
             con.execute(f"DELETE FROM buckets WHERE docs[1] >= {OLD_BASE}")
         con.execute("""
@@ -419,11 +439,15 @@ class MinHashDedup(Stage):
         ]
         list(ctx.engine.map(shingle_sets_shard, tasks, label="minhash_dedup: verify"))
         fallback = self._old_shingle_sets(con, ctx, folder) if old_runs else 0
-        con.execute(f"CREATE VIEW sets AS SELECT doc, h FROM read_parquet('{folder}/*.parquet')")
+        con.execute(f"CREATE TABLE sets AS SELECT doc, h FROM read_parquet('{folder}/*.parquet')")
+        con.execute("CREATE TABLE sizes AS SELECT doc, count(*) AS n FROM sets GROUP BY doc")
         con.execute("""
             CREATE TABLE scored AS
-            SELECT a, b, len(list_intersect(sa.h, sb.h)) AS inter, len(sa.h) AS na, len(sb.h) AS nb
-            FROM pairs JOIN sets sa ON sa.doc = a JOIN sets sb ON sb.doc = b""")
+            SELECT i.a, i.b, i.inter, sa.n AS na, sb.n AS nb FROM (
+                SELECT p.a, p.b, count(*) AS inter
+                FROM pairs p JOIN sets ea ON ea.doc = p.a JOIN sets eb ON eb.doc = p.b AND eb.h = ea.h
+                GROUP BY p.a, p.b) i
+            JOIN sizes sa ON sa.doc = i.a JOIN sizes sb ON sb.doc = i.b""")
         con.execute(f"""
             INSERT INTO edges SELECT a, b, inter / (na + nb - inter) FROM scored
             WHERE inter >= {p.threshold} * (na + nb - inter)""")
@@ -455,9 +479,8 @@ class MinHashDedup(Stage):
             texts = [found.get(i) for i in ids]
             have = [k for k, x in enumerate(texts) if x is not None]
             h, offsets = shingle_hashes([texts[k] for k in have], self.params.spec)
-            for j, k in enumerate(have):
-                docs.append(ords[k])
-                sets.append(np.unique(h[offsets[j] : offsets[j + 1]]))
+            docs.append(np.array([ords[k] for k in have], dtype=np.int64))
+            sets.append(unique_per_document(h, offsets))
             missing += [ords[k] for k, x in enumerate(texts) if x is None]
         write_shingle_sets(str(folder / "old.parquet"), docs, sets)
         con.execute("CREATE TABLE old_without_text(doc BIGINT)")

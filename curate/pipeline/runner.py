@@ -108,6 +108,7 @@ class Runner:
         self.log = log
         self.config_path = config_path
         self.ledger = Ledger(workspace.ledger_path)
+        self.files: list = []  # the input files, found when the run opens
         self.metrics: dict[str, dict] = {}  # per global stage: numbers its plan reported
         self._last_counts: dict | None = None
 
@@ -121,7 +122,8 @@ class Runner:
                 with self.engine:
                     reports, stage_rows = self._execute(run)
                 counts = self._tally(reports)
-                balanced = self._check_books(run, counts, reports)
+                balanced = self._check_books(run, counts)
+                self._commit_globals(run)
             except TaskFailed as failure:
                 run.error.write_text(failure.trace)
                 message = f"{failure}; traceback in {run.error}"
@@ -144,7 +146,6 @@ class Runner:
                     run_id, "failed", None, None, time.monotonic() - started, f"{type(err).__name__}: {err}"
                 )
                 raise
-            self._commit_globals(run)
             seconds = time.monotonic() - started
             self.ledger.record_stages(run_id, stage_rows)
             self.ledger.record_metrics(run_id, self.metrics)
@@ -190,8 +191,11 @@ class Runner:
 
     def _resolve_resume(self, resume: str) -> str:
         if resume != "last":
-            if self.ledger.run_row(resume) is None:
+            row = self.ledger.run_row(resume)
+            if row is None:
                 raise UserError(f"no run '{resume}' in workspace {self.workspace.root}; see `curate runs`.")
+            if row["state"] == "finished":
+                raise UserError(f"run {resume} already finished; start a new run (drop --resume).")
             return resume
         for row in self.ledger.runs():
             if row["state"] != "finished":
@@ -247,6 +251,7 @@ class Runner:
                 shard_bytes=int(cfg.output.shard_mb * MB),
                 compression=cfg.output.compression,
                 compression_level=cfg.output.compression_level,
+                intermediate=not last,
             )
             plan_seconds = 0.0
             if p.global_stage is None:
@@ -424,7 +429,7 @@ class Runner:
         self._last_counts = counts
         return counts
 
-    def _check_books(self, run: RunPaths, counts: dict[str, Any], reports: dict[str, list[dict]]) -> bool:
+    def _check_books(self, run: RunPaths, counts: dict[str, Any]) -> bool:
         removed = sum(counts["removed_by_stage_reason"].values())
         quarantined = sum(counts["quarantined"].values())
         on_disk = sum(pq.read_metadata(p).num_rows for p in sorted(run.output.glob("*.parquet")))

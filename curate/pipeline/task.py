@@ -55,6 +55,7 @@ class UnitTask:
     shard_bytes: int
     compression: str
     compression_level: int
+    intermediate: bool = False  # kept shards feed the next pass and are deleted after the run: write fast
     weight: int = 0  # bytes to read, for progress
 
     @property
@@ -124,7 +125,10 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
     writer_args = dict(
         target_bytes=task.shard_bytes, compression=task.compression, compression_level=task.compression_level
     )
-    kept_w = ShardWriter(task.kept_dir, task.prefix, task.kept_schema, **writer_args)
+    kept_args = (
+        dict(writer_args, compression="zstd", compression_level=1) if task.intermediate else writer_args
+    )
+    kept_w = ShardWriter(task.kept_dir, task.prefix, task.kept_schema, **kept_args)
     removed_w = (
         ShardWriter(task.removed_dir, task.prefix, task.removed_schema, **writer_args)
         if task.removed_dir

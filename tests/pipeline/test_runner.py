@@ -20,6 +20,7 @@ from curate.io.discover import discover, plan_units
 from curate.io.readers import ReadOptions, read_unit
 from curate.pipeline.runner import Runner
 from curate.pipeline.spec import pipeline_from_mapping
+from curate.runs.ledger import Ledger
 from curate.runs.summary import run_status
 from curate.runs.workspace import Workspace
 from curate.stages.base import Stage, register
@@ -146,8 +147,6 @@ def test_books_balance_and_the_ledger_records_the_run(tmp_path):
 
 
 def ws_table(ws: Workspace, name: str, run_id: str):
-    from curate.runs.ledger import Ledger
-
     return Ledger(ws.ledger_path).table(name, run_id)
 
 
@@ -188,7 +187,12 @@ def test_resume_refuses_a_changed_config_or_input(tmp_path):
     with pytest.raises(UserError, match="no unfinished run"):
         Runner(make_pipeline(root), ws, Engine(workers=0, progress=False)).run(resume="last")
     run_id = run_status(ws)["run_id"]
+    with pytest.raises(UserError, match=f"run {run_id} already finished"):
+        Runner(make_pipeline(root), ws, Engine(workers=0, progress=False)).run(resume=run_id)
     changed = make_pipeline(root, [{"stage": "length_filter", "min_words": 6}])
+    ledger = Ledger(ws.ledger_path)  # pretend the run was interrupted, to reach the other checks
+    with ledger.connect() as con:
+        con.execute("UPDATE runs SET state = 'interrupted' WHERE run_id = ?", [run_id])
     with pytest.raises(UserError, match="config differs"):
         Runner(changed, ws, Engine(workers=0, progress=False)).run(resume=run_id)
     write_jsonl(root / "part-0.jsonl", [{"text": "new content"}])
