@@ -12,7 +12,8 @@ def run_and_sample(cmd: list[str], interval: float = 0.2, env: dict | None = Non
     """Run `cmd`, sampling the RSS of every process in its tree every `interval` seconds.
 
     Returns seconds, peak_total_mb (the largest sum over the tree at one instant, MiB), per-process
-    peaks, cpu_seconds (user + system of the tree) and the command's stdout.
+    peaks (`peaks_mb`; `root_peak_mb` for the command itself, `child_peaks_mb` for its descendants),
+    cpu_seconds (user + system of the tree) and the command's stdout.
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -46,6 +47,8 @@ def run_and_sample(cmd: list[str], interval: float = 0.2, env: dict | None = Non
         "seconds": time.perf_counter() - t0,
         "peak_total_mb": peak_total,
         "peaks_mb": sorted((round(v, 1), n) for n, v in peaks.values()),
+        "root_peak_mb": peaks.get(proc.pid, ("", 0.0))[1],
+        "child_peaks_mb": [v for pid, (_, v) in peaks.items() if pid != proc.pid],
         "cpu_seconds": sum(cpu.values()),
         "stdout": out,
         "stderr": err,

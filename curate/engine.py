@@ -10,16 +10,26 @@ finish, with progress on stderr. Worker processes load heavy objects (fastText m
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import dask
-import pandas as pd
 
 from curate.errors import UserError
 from curate.progress import Progress
+
+# A local cluster's defaults that cost CPU without serving curate: the statistical profiler samples every
+# worker's stack 100 times a second (for the dashboard, which a local run does not start). A user's own
+# Dask config (a file or DASK_ environment variables) still applies to a --scheduler cluster.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,6 +41,19 @@ class TaskFailed(Exception):
     def __init__(self, item: Any, error: BaseException, trace: str):
         super().__init__(f"{type(error).__name__}: {error}")
         self.item, self.error, self.trace = item, error, trace
+
+
+def _in_background(fn: Callable[[], Any], name: str) -> Future:
+    pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    future = pool.submit(fn)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _import_modules(modules: tuple[str, ...]) -> None:
+    """Run on each worker at start: import what the first tasks will need."""
+    for name in modules:
+        importlib.import_module(name)
 
 
 def _call(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
@@ -56,6 +79,8 @@ class Engine:
         self.client = None
         self._cluster = None
         self._config = None
+        self._starting: Future | None = None  # a start running in the background (prestart)
+        self._closing: Future | None = None  # a close running in the background (close_soon)
 
     @property
     def description(self) -> str:
@@ -69,7 +94,31 @@ class Engine:
     def distributed(self) -> bool:
         return self.client is not None
 
+    def prestart(self, modules: Iterable[str] = ()) -> None:
+        """Start the cluster in a background thread while the caller does other work (a local cluster
+        takes about a second), and have each worker import `modules` once it is up. `start()` waits."""
+        if self._starting is None and self.client is None and (self.scheduler or self.workers > 0):
+            self._starting = _in_background(
+                lambda: self._start_and_warm(tuple(modules)), "curate-engine-start"
+            )
+
+    def _start_and_warm(self, modules: tuple[str, ...]) -> None:
+        self._connect()
+        if modules:  # fire and forget, one task per worker: the first real tasks find the modules imported
+            from distributed import fire_and_forget
+
+            for address in self.client.scheduler_info()["workers"]:
+                fire_and_forget(self.client.submit(_import_modules, modules, workers=[address], pure=False))
+
     def start(self) -> Engine:
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            starting.result()  # re-raises what the background start raised (e.g. an unreachable scheduler)
+        elif self.client is None:
+            self._connect()
+        return self
+
+    def _connect(self) -> None:
         if self.scheduler:
             from distributed import Client
 
@@ -88,7 +137,12 @@ class Engine:
             # page-faulted afresh: numpy-heavy stages (MinHash) ran 5x slower. Spawn workers without it.
             environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
             environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-            self._config = dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+            self._config = dask.config.set(
+                {
+                    "distributed.nanny.pre-spawn-environ": environ,
+                    **LOCAL_CLUSTER_CONFIG,
+                }
+            )
             self._config.__enter__()
             self._cluster = LocalCluster(
                 n_workers=self.workers,
@@ -99,9 +153,23 @@ class Engine:
                 silence_logs=logging.CRITICAL,
             )
             self.client = Client(self._cluster, set_as_default=False)
-        return self
+
+    def close_soon(self) -> None:
+        """Begin closing in a background thread (workers take a moment to stop); `close()` waits for it."""
+        if self._closing is None and (self.client is not None or self._starting is not None):
+            self._closing = _in_background(self._close_now, "curate-engine-close")
 
     def close(self) -> None:
+        if self._closing is not None:
+            closing, self._closing = self._closing, None
+            closing.result()
+        self._close_now()
+
+    def _close_now(self) -> None:
+        if self._starting is not None:  # started in the background and never used: wait, then close
+            starting, self._starting = self._starting, None
+            with contextlib.suppress(Exception):  # a failed start leaves nothing to close
+                starting.result()
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -138,6 +206,13 @@ class Engine:
             yield item, value
 
     def _run(self, fn, items):
+        # While a cluster is still starting, work through the first items here rather than wait for it.
+        while items and self._starting is not None and not self._starting.done():
+            item, items = items[0], items[1:]
+            yield item, dask.delayed(_call)(fn, item).compute(scheduler="synchronous")
+        if not items:
+            return
+        self.start()
         if self.client is None:
             for item in items:
                 yield item, dask.delayed(_call)(fn, item).compute(scheduler="synchronous")
@@ -165,11 +240,13 @@ def map_stage(ddf, stage) -> Any:
     `meta` is derived from the columns the stage declares, never inferred by calling the stage on a
     sample (pandas 3 string columns make that inference fail on samples holding NA).
     """
+    import pandas as pd
+
     meta = ddf._meta.copy()
     for column, arrow_type in stage.adds().items():
         meta[column] = pd.Series([], dtype=arrow_type.to_pandas_dtype())
     return ddf.map_partitions(_kept_rows, stage, meta=meta)
 
 
-def _kept_rows(df: pd.DataFrame, stage) -> pd.DataFrame:
+def _kept_rows(df, stage):
     return stage.apply(df).kept

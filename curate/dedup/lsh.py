@@ -9,7 +9,6 @@ threshold is not the 50% point of the curve: FineWeb's 14 × 8 has its 50% point
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import quad
 
 from curate.dedup.shingles import fmix64_np
 
@@ -24,6 +23,8 @@ def optimal_bands_rows(
     threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
 ) -> tuple[int, int]:
     """(bands, rows) minimizing the weighted false-positive and false-negative areas (datasketch's rule)."""
+    from scipy.integrate import quad  # here, not at module level: scipy costs worker processes ~0.4 s
+
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}.")
     best, best_err = (1, 1), float("inf")

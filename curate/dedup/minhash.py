@@ -17,12 +17,17 @@ leaves such documents out, since their signatures carry no information.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash
-from datasketch.hashfunc import sha1_hash32
 
 from curate.dedup.shingles import ShingleSpec, shingle_hashes, shingles
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+# datasketch is imported where it is used, not here: its package imports scipy (~0.4 s), and the worker
+# processes that compute signatures only unpickle a MinHasher built by the driver.
 
 EMPTY = np.uint32(0xFFFFFFFF)
 HASHES = ("poly64", "sha1")
@@ -54,6 +59,8 @@ class MinHasher:
             raise ValueError(f"hash must be one of {', '.join(HASHES)}, got {hash!r}.")
         self.num_perm, self.seed, self.hash = num_perm, seed, hash
         self.spec = spec or ShingleSpec()
+        from datasketch import MinHash
+
         a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
         self.a = np.ascontiguousarray(a, dtype=np.uint32)
         self.b = np.ascontiguousarray(b, dtype=np.uint32)
@@ -62,6 +69,8 @@ class MinHasher:
         if self.hash == "poly64":
             h64, offsets = shingle_hashes(texts, self.spec)
             return (h64 & np.uint64(0xFFFFFFFF)).astype(np.uint32), offsets, h64
+        from datasketch.hashfunc import sha1_hash32
+
         per_doc = [[sha1_hash32(s.encode("utf-8")) for s in shingles(t, self.spec)] for t in texts]
         offsets = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([len(x) for x in per_doc], out=offsets[1:])
@@ -86,6 +95,9 @@ class MinHasher:
 
     def datasketch_minhash(self, text: str) -> MinHash:
         """The same signature computed by datasketch itself (for tests and comparisons)."""
+        from datasketch import MinHash
+        from datasketch.hashfunc import sha1_hash32
+
         from curate.dedup.shingles import make_hashfunc32
 
         hashfunc = make_hashfunc32(self.spec) if self.hash == "poly64" else sha1_hash32

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.config import option
@@ -43,6 +43,7 @@ from curate.dedup.common import (
 from curate.dedup.components import connected_components
 from curate.dedup.minhash import MinHasher
 from curate.dedup.shingles import ShingleSpec, shingle_hashes
+from curate.schema import with_column
 from curate.stages.base import Stage, register
 from curate.stages.context import FinishedRun, GlobalContext
 
@@ -121,12 +122,6 @@ def _optimal(threshold: float, num_perm: int, fp_weight: float) -> tuple[int, in
     return lsh.optimal_bands_rows(threshold, num_perm, fp_weight, 1.0 - fp_weight)
 
 
-@lru_cache(maxsize=4)
-def _hasher(num_perm: int, seed: int, spec: ShingleSpec, hash: str) -> MinHasher:
-    """One MinHasher per worker process and setting (the permutations are built once)."""
-    return MinHasher(num_perm, seed, spec, hash)
-
-
 def _fixed_binary(values: np.ndarray) -> pa.Array:
     n, width = values.shape
     data = np.ascontiguousarray(values, dtype=np.uint32)
@@ -135,9 +130,8 @@ def _fixed_binary(values: np.ndarray) -> pa.Array:
 
 def signature_shard(args: tuple) -> dict:
     """Engine task: signatures and band keys of one shard."""
-    shard_path, shard_idx, sig_out, bands_out, p, (b, r), score, batch_rows = args
+    shard_path, shard_idx, sig_out, bands_out, hasher, (b, r), score, batch_rows = args
     t0 = time.perf_counter()
-    hasher = _hasher(p.num_perm, p.seed, p.spec, p.hash)
     sig_w = bands_w = None
     docs = empty = chars = 0
     for first, t in iter_shard(shard_path, ["id", "text"] + ([score] if score else []), batch_rows):
@@ -164,9 +158,10 @@ def signature_shard(args: tuple) -> dict:
                 "doc": np.repeat(doc[has], b),
             }
         )
-        if sig_w is None:
-            sig_w = pq.ParquetWriter(sig_out, sig_table.schema)
-            bands_w = pq.ParquetWriter(bands_out, bands_table.schema)
+        if sig_w is None:  # scratch files of hashes: no dictionary, no codec (neither would pay)
+            scratch = dict(compression="none", use_dictionary=False)
+            sig_w = pq.ParquetWriter(sig_out, sig_table.schema, **scratch)
+            bands_w = pq.ParquetWriter(bands_out, bands_table.schema, **scratch)
         sig_w.write_table(sig_table)
         bands_w.write_table(bands_table)
         docs += n
@@ -185,7 +180,7 @@ def signature_shard(args: tuple) -> dict:
 
 
 def shingle_sets_shard(args: tuple) -> dict:
-    """Engine task: the 64-bit shingle sets (unique, sorted) of the given rows of one shard."""
+    """Engine task: the 64-bit shingle sets of the given rows of one shard, as (doc, h) rows."""
     shard_path, shard_idx, rows, out, p, batch_rows = args
     wanted = np.asarray(sorted(rows), dtype=np.int64)
     docs, sets = [], []
@@ -195,35 +190,39 @@ def shingle_sets_shard(args: tuple) -> dict:
             continue
         local = wanted[lo:hi] - first
         texts = t.column("text").take(pa.array(local)).to_pylist()
-        h, offsets = shingle_hashes(texts, p.spec)
         docs.append((np.int64(shard_idx) << np.int64(SHARD_BITS)) + wanted[lo:hi])
-        sets.append(unique_per_document(h, offsets))
-    write_shingle_sets(out, docs, sets)
+        sets.append(unique_per_document(*shingle_hashes(texts, p.spec)))
+    write_shingle_rows(out, docs, sets)
     return {"docs": int(sum(len(d) for d in docs))}
 
 
 def unique_per_document(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each document's distinct hashes, sorted, with new offsets: one lexsort for the whole batch."""
-    owner = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    order = np.lexsort((hashes, owner))
+    """Each document's distinct hashes, sorted, with new offsets: two sorts for the whole batch (by hash,
+    then a stable sort by document, a radix sort while the batch has fewer than 32,768 documents)."""
+    n_docs = len(offsets) - 1
+    owner = np.repeat(np.arange(n_docs, dtype=np.int16 if n_docs < 2**15 else np.int64), np.diff(offsets))
+    by_hash = np.argsort(hashes)
+    order = by_hash[np.argsort(owner[by_hash], kind="stable")]
     h, o = hashes[order], owner[order]
     keep = np.ones(len(h), dtype=bool)
     keep[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
     new_offsets = np.zeros(len(offsets), dtype=np.int64)
-    np.cumsum(np.bincount(o[keep], minlength=len(offsets) - 1), out=new_offsets[1:])
+    np.cumsum(np.bincount(o[keep], minlength=n_docs), out=new_offsets[1:])
     return h[keep], new_offsets
 
 
-def write_shingle_sets(out: str, docs: list[np.ndarray], sets: list[tuple[np.ndarray, np.ndarray]]) -> None:
-    """Shingle sets as Parquet rows (doc, h), one row per distinct shingle of a document, from batches of
-    (ordinals) and (hashes, offsets). Long rows let DuckDB intersect sets with a hash join."""
+def write_shingle_rows(out: str, docs: list[np.ndarray], hashes: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Shingle sets as Parquet rows (doc, h), from batches of (ordinals) and (hashes, offsets).
+
+    Long rows let DuckDB intersect the sets with a hash join. A scratch file: no dictionary, no codec."""
     doc_cols, h_cols = [], []
-    for ordinals, (h, off) in zip(docs, sets):
+    for ordinals, (h, off) in zip(docs, hashes):
         doc_cols.append(np.repeat(ordinals, np.diff(off)))
         h_cols.append(h)
     doc = np.concatenate(doc_cols) if doc_cols else np.empty(0, dtype=np.int64)
     h = np.concatenate(h_cols) if h_cols else np.empty(0, dtype=np.uint64)
-    pq.write_table(pa.table({"doc": pa.array(doc, pa.int64()), "h": pa.array(h, pa.uint64())}), out)
+    table = pa.table({"doc": pa.array(doc, pa.int64()), "h": pa.array(h, pa.uint64())})
+    pq.write_table(table, out, compression="none", use_dictionary=False)
 
 
 @register
@@ -239,12 +238,11 @@ class MinHashDedup(Stage):
     def adds(self) -> dict[str, pa.DataType]:
         return {"dup_cluster_id": pa.string(), "dup_cluster_size": pa.int64(), "duplicate_of": pa.string()}
 
-    def fill_undecided(self, df: pd.DataFrame, undecided: np.ndarray) -> pd.DataFrame:
-        if undecided.any():
-            df.loc[undecided, "dup_cluster_id"] = df.loc[undecided, "id"]
-            df.loc[undecided, "dup_cluster_size"] = 1
-        df["dup_cluster_size"] = df["dup_cluster_size"].astype("int64")
-        return df
+    def fill_undecided(self, table: pa.Table, undecided: pa.BooleanArray) -> pa.Table:
+        """A document in no cluster is its own cluster of one."""
+        cluster = pc.if_else(undecided, table.column("id"), table.column("dup_cluster_id"))
+        size = pc.if_else(undecided, pa.scalar(1, pa.int64()), table.column("dup_cluster_size"))
+        return with_column(with_column(table, "dup_cluster_id", cluster), "dup_cluster_size", size)
 
     def _index_dir(self, state_dir: Path) -> Path:
         return state_dir / f"index-{settings_key(self.params.index_settings())}"
@@ -320,13 +318,15 @@ class MinHashDedup(Stage):
     def _signatures(self, ctx: GlobalContext, score: str | None) -> dict:
         for sub in ("sig", "bands"):
             (ctx.workdir / sub).mkdir(parents=True, exist_ok=True)
+        p = self.params
+        hasher = MinHasher(p.num_perm, p.seed, p.spec, p.hash)  # built once, here; the tasks carry it
         tasks = [
             (
                 s,
                 i,
                 str(ctx.workdir / "sig" / f"{i:05d}.parquet"),
                 str(ctx.workdir / "bands" / f"{i:05d}.parquet"),
-                self.params,
+                hasher,
                 self.params.bands_rows(),
                 score,
                 ctx.batch_rows,
@@ -482,7 +482,7 @@ class MinHashDedup(Stage):
             docs.append(np.array([ords[k] for k in have], dtype=np.int64))
             sets.append(unique_per_document(h, offsets))
             missing += [ords[k] for k, x in enumerate(texts) if x is None]
-        write_shingle_sets(str(folder / "old.parquet"), docs, sets)
+        write_shingle_rows(str(folder / "old.parquet"), docs, sets)
         con.execute("CREATE TABLE old_without_text(doc BIGINT)")
         if missing:
             con.executemany("INSERT INTO old_without_text VALUES (?)", [[m] for m in missing])

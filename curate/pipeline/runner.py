@@ -115,15 +115,27 @@ class Runner:
     # --- the whole run --------------------------------------------------------------------------------
     def run(self, resume: str | None = None) -> RunResult:
         with self.workspace:
-            self.ledger.init()
-            run_id, run = self._open_run(resume)
+            # the cluster starts while the run is opened (input fingerprints, manifest, ledger)
+            self.engine.prestart(
+                ["curate.pipeline.task", *{type(s).__module__ for s in self.pipeline.stages}]
+            )
+            try:
+                self.ledger.init()
+                run_id, run = self._open_run(resume)
+            except BaseException:
+                self.engine.close()
+                raise
             started = time.monotonic()
             try:
-                with self.engine:
-                    reports, stage_rows = self._execute(run)
+                reports, stage_rows = self._execute(run)
+                self.engine.close_soon()  # the workers stop while the books are checked and recorded
                 counts = self._tally(reports)
                 balanced = self._check_books(run, counts)
                 self._commit_globals(run)
+                seconds = time.monotonic() - started
+                self.ledger.record_stages(run_id, stage_rows)
+                self.ledger.record_metrics(run_id, self.metrics)
+                self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
             except TaskFailed as failure:
                 run.error.write_text(failure.trace)
                 message = f"{failure}; traceback in {run.error}"
@@ -146,10 +158,8 @@ class Runner:
                     run_id, "failed", None, None, time.monotonic() - started, f"{type(err).__name__}: {err}"
                 )
                 raise
-            seconds = time.monotonic() - started
-            self.ledger.record_stages(run_id, stage_rows)
-            self.ledger.record_metrics(run_id, self.metrics)
-            self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
+            finally:
+                self.engine.close()
             shutil.rmtree(run.work, ignore_errors=True)
             self._point_latest(run)
         return RunResult(

@@ -10,18 +10,20 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.io.discover import InputUnit
 from curate.io.readers import ReadOptions, read_unit
 from curate.io.writers import ShardWriter, remove_unit_outputs, write_json_atomic
-from curate.schema import QUARANTINE_SCHEMA
+from curate.schema import QUARANTINE_SCHEMA, conform, with_column
 from curate.stages.base import Stage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class StageError(Exception):
@@ -85,35 +87,35 @@ def _batches(task: UnitTask):
         yield pa.Table.from_batches([rb]), empty_q
 
 
-def _load_decisions(g: GlobalApply) -> pd.DataFrame | None:
-    if g.decisions is None:
-        return None
-    return pq.read_table(g.decisions).to_pandas().drop_duplicates("id").set_index("id")
+def _load_decisions(g: GlobalApply) -> pa.Table | None:
+    return None if g.decisions is None else pq.read_table(g.decisions)
 
 
-def _apply_decisions(df: pd.DataFrame, g: GlobalApply, decisions: pd.DataFrame | None):
-    """Join a global stage's columns onto `df`, and split off the rows it removes."""
-    df = df.copy()
-    adds = g.stage.adds()
+def _apply_decisions(
+    table: pa.Table, g: GlobalApply, decisions: pa.Table | None
+) -> tuple[pa.Table, pa.Table]:
+    """Join a global stage's columns onto a batch (by id, in Arrow), and split off the rows it removes
+    (returned with `reason` and `detail`). Rows without a decision go through the stage's `fill_undecided`."""
+    n = table.num_rows
     if decisions is None:
-        for column in adds:
-            df[column] = pd.Series(None, index=df.index, dtype=object)
-        undecided = np.ones(len(df), dtype=bool)
-        reasons = np.full(len(df), None, dtype=object)
-        details = reasons
-    else:
-        picked = decisions.reindex(df["id"])
-        for column in adds:
-            df[column] = picked[column].to_numpy()
-        undecided = ~picked.index.isin(decisions.index)
-        reasons = picked["reason"].to_numpy(dtype=object)
-        details = picked["detail"].to_numpy(dtype=object)
-    df = g.stage.fill_undecided(df, undecided)
-    mask = pd.notna(reasons)
-    removed = df[mask].copy()
-    removed["reason"] = reasons[mask]
-    removed["detail"] = details[mask]
-    return df[~mask], removed
+        picked = pa.nulls(n, pa.int32())
+    else:  # the position of each row's decision (the first one for an id), null where there is none
+        picked = pc.index_in(table.column("id"), value_set=decisions.column("id"))
+
+    def column(name: str, arrow_type: pa.DataType) -> pa.Array:
+        if decisions is None:
+            return pa.nulls(n, arrow_type)
+        return decisions.column(name).take(picked).cast(arrow_type)
+
+    for name, arrow_type in g.stage.adds().items():
+        table = with_column(table, name, column(name, arrow_type))
+    table = g.stage.fill_undecided(table, pc.is_null(picked))
+    reasons = column("reason", pa.string())
+    gone = pc.is_valid(reasons)
+    removed = table.filter(gone)
+    removed = with_column(removed, "reason", reasons.filter(gone))
+    removed = with_column(removed, "detail", column("detail", pa.string()).filter(gone))
+    return table.filter(pc.invert(gone)), removed
 
 
 def run_unit(task: UnitTask) -> dict[str, Any]:
@@ -144,12 +146,12 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
     if g:
         stage_stats = {g.stage.name: {"docs_in": 0, "docs_out": 0, "seconds": 0.0}, **stage_stats}
 
-    def drop(rows: pd.DataFrame, stage: str) -> None:
-        if len(rows):
-            removed.setdefault(stage, Counter()).update(rows["reason"].tolist())
+    def drop(rows: pa.Table, stage: str) -> None:
+        if rows.num_rows:
+            removed.setdefault(stage, Counter()).update(rows.column("reason").to_pylist())
             if removed_w:
-                rows = rows.assign(stage=stage)
-                removed_w.write(to_table(rows, task.removed_schema))
+                rows = with_column(rows, "stage", pa.array([stage] * rows.num_rows, pa.string()))
+                removed_w.write(conform(rows, task.removed_schema))
 
     try:
         for docs, bad in _batches(task):
@@ -157,15 +159,19 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
             if bad.num_rows:
                 quarantined.update(bad.column("reason").to_pylist())
                 quarantine_w.write(bad)
-            df = docs.to_pandas()
             if g:
                 t0 = time.perf_counter()
                 stats = stage_stats[g.stage.name]
-                stats["docs_in"] += len(df)
-                df, gone = _apply_decisions(df, g, decisions)
+                stats["docs_in"] += docs.num_rows
+                docs, gone = _apply_decisions(docs, g, decisions)
                 drop(gone, g.stage.name)
-                stats["docs_out"] += len(df)
+                stats["docs_out"] += docs.num_rows
                 stats["seconds"] += time.perf_counter() - t0
+            if not task.stages:  # nothing local to run: the batch stays in Arrow
+                n_kept += docs.num_rows
+                kept_w.write(conform(docs, task.kept_schema))
+                continue
+            df = docs.to_pandas()
             for stage in task.stages:
                 if df.empty:  # a batch can be all bad records; stages never see an empty frame
                     break
@@ -178,7 +184,8 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
                     raise StageError(
                         f"stage '{stage.name}' failed on {task.label}: {type(err).__name__}: {err}"
                     ) from err
-                drop(result.removed, stage.name)
+                if len(result.removed):
+                    drop(to_table(result.removed, task.removed_schema), stage.name)
                 for key, n in result.counters.items():
                     stats["counters"][key] = stats["counters"].get(key, 0) + int(n)
                 df = result.kept

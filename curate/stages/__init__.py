@@ -1,8 +1,7 @@
-"""Pipeline stages. Importing this package registers the built-in stages (see `base.register`)."""
+"""Pipeline stages: the base class and the registry (`base.py`); the built-in stages live beside their
+capability (`curate.dedup`, `curate.quality`) or here (`length`, `normalize`), and register when
+`registry()` first imports them (see `base.BUILTIN_STAGE_MODULES`)."""
 
-from curate.dedup import exact, near  # noqa: F401  (registers the dedup stages)
-from curate.quality import stages as quality_stages  # noqa: F401  (registers the quality stages)
-from curate.stages import length, normalize  # noqa: F401  (registers the local stages)
 from curate.stages.base import Stage, StageResult, register, registry, stage_class
 
 __all__ = ["Stage", "StageResult", "register", "registry", "stage_class"]

@@ -16,17 +16,18 @@ releases, so a changed definition gets a new column name (`..._v2`), not a silen
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from curate.config import suggest
 from curate.errors import ConfigError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from curate.stages.context import FinishedRun, GlobalContext
 
 
@@ -79,6 +80,8 @@ class Stage:
 
     def apply(self, df: pd.DataFrame) -> StageResult:
         """Annotate, then split rows into kept and removed. Pure: the same frame gives the same result."""
+        import pandas as pd
+
         if self.kind != "local":
             raise TypeError(f"stage '{self.name}' is global; the runner applies its plan, not apply()")
         df = self.annotate(df)
@@ -102,9 +105,9 @@ class Stage:
         """
         raise NotImplementedError
 
-    def fill_undecided(self, df: pd.DataFrame, undecided: np.ndarray) -> pd.DataFrame:
-        """Global stages: set this stage's columns for rows without a decision (mask `undecided`)."""
-        return df
+    def fill_undecided(self, table: pa.Table, undecided: pa.BooleanArray) -> pa.Table:
+        """Global stages: set this stage's columns for the rows of a batch without a decision."""
+        return table
 
     def commit(self, run: FinishedRun) -> None:
         """Global stages: called once the run's output is final (e.g. to extend an incremental index)."""
@@ -118,6 +121,8 @@ class Stage:
 
 
 def _empty_removed(df: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     removed = df.iloc[:0].copy()
     removed["reason"] = pd.Series([], dtype=object)
     removed["detail"] = pd.Series([], dtype=object)
@@ -137,9 +142,20 @@ def register(cls: type[Stage]) -> type[Stage]:
     return cls
 
 
-def registry() -> dict[str, type[Stage]]:
-    import curate.stages  # noqa: F401 - importing the package registers the built-in stages
+# The modules of the built-in stages, imported (which registers them) when a config or `curate stages`
+# asks for the registry; not before, so a worker that unpickles one stage imports only that stage's module.
+BUILTIN_STAGE_MODULES = (
+    "curate.dedup.exact",
+    "curate.dedup.near",
+    "curate.quality.stages",
+    "curate.stages.length",
+    "curate.stages.normalize",
+)
 
+
+def registry() -> dict[str, type[Stage]]:
+    for module in BUILTIN_STAGE_MODULES:
+        importlib.import_module(module)
     return dict(sorted(_REGISTRY.items()))
 
 

@@ -246,3 +246,32 @@ def test_incremental_dedup_against_an_earlier_run(tmp_path):
     assert metrics["docs"] == 3  # only the new batch was signed; the old signatures came from the index
     assert metrics["earlier_runs_indexed"] == 1
     assert len(list((ws.root / "state" / "minhash_dedup").glob("index-*/*/docs.parquet"))) == 2
+
+
+def test_clough_stevenson_rewrites_cluster_with_their_source_and_independent_answers_never(
+    tmp_path, shared_data
+):
+    """Real labelled near duplicates: plagiarised short answers (cut, light, heavy) and independent ones."""
+    import csv
+
+    folder = shared_data / "neardup" / "clough_stevenson_short_answers"
+    pipeline = pipeline_from_mapping(
+        {
+            "name": "clough",
+            "input": {"paths": [str(folder)], "format": "text", "fallback_encoding": "cp1252"},
+            "stages": [{"stage": "minhash_dedup"}],
+        }
+    )
+    result = Runner(pipeline, Workspace(tmp_path / "ws"), Engine(workers=0, progress=False)).run()
+    docs = pd.concat([frame(result.run_dir / "output"), frame(result.run_dir / "removed")])
+    cluster = dict(zip(docs["id"], docs["dup_cluster_id"]))
+    text = dict(zip(docs["id"], docs["text"]))
+    with open(folder / "file_information.csv", newline="") as f:
+        answers = [r for r in csv.DictReader(f) if r["Category"] in ("cut", "light", "heavy", "non")]
+    merged = {r["File"]: cluster[r["File"]] == cluster[f"orig_task{r['Task']}.txt"] for r in answers}
+    similar = {r["File"]: jaccard(text[r["File"]], text[f"orig_task{r['Task']}.txt"]) for r in answers}
+    assert len(answers) == 95
+    assert not any(merged[r["File"]] for r in answers if r["Category"] == "non")
+    close = [name for name, j in similar.items() if j >= 0.85]
+    assert close and all(merged[name] for name in close)  # far above the threshold: always found
+    assert not any(merged[name] for name, j in similar.items() if j < 0.8)  # verification: never below

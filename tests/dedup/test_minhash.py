@@ -177,3 +177,17 @@ def test_the_shipped_separator_table_is_unicode_punctuation_and_space():
         pytest.skip(f"this Python has Unicode {unicodedata.unidata_version}; the table is {shipped_version}")
     assert np.array_equal(derive_separator_table(True), table)
     assert np.array_equal(derive_separator_table(False), separator_table(False))
+
+
+@pytest.mark.parametrize("n_docs", [1, 7, 40_000])  # 40,000: past the radix-sort (int16) range
+def test_unique_per_document_equals_np_unique_per_document(n_docs):
+    from curate.dedup.near import unique_per_document
+
+    rng = np.random.default_rng(n_docs)
+    lengths = rng.integers(0, 6, n_docs)  # empty documents too
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    hashes = rng.integers(0, 4, offsets[-1]).astype(np.uint64) << np.uint64(61)  # many repeats
+    h, new = unique_per_document(hashes, offsets)
+    for d in range(n_docs):
+        want = np.unique(hashes[offsets[d] : offsets[d + 1]])
+        assert np.array_equal(h[new[d] : new[d + 1]], want)
