@@ -6,6 +6,10 @@
 
 Stages and unit tasks are plain functions; the engine maps them over items and yields results as they
 finish, with progress on stderr. Worker processes load heavy objects (fastText models) lazily, once each.
+
+A local cluster takes about a second to start (two worker processes importing distributed). `prestart`
+starts it in a background thread while the caller opens its run, the first items of a map run in this
+process until the workers are up, and `close_soon` stops them while the caller writes its books.
 """
 
 from __future__ import annotations
@@ -206,8 +210,9 @@ class Engine:
             yield item, value
 
     def _run(self, fn, items):
-        # While a cluster is still starting, work through the first items here rather than wait for it.
-        while items and self._starting is not None and not self._starting.done():
+        # While a local cluster is still starting, work through the first items here rather than wait for
+        # it (not with a remote scheduler: this machine may be a login node, and connecting is quick).
+        while items and not self.scheduler and self._starting is not None and not self._starting.done():
             item, items = items[0], items[1:]
             yield item, dask.delayed(_call)(fn, item).compute(scheduler="synchronous")
         if not items:

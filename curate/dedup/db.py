@@ -11,11 +11,10 @@ import duckdb
 def scratch(
     workdir: Path, memory_limit: str = "4GB", threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection on `workdir/scratch.duckdb` that spills to `workdir/duckdb-tmp`."""
+    """A scratch DuckDB connection: an in-memory database that spills to `workdir/duckdb-tmp` beyond
+    `memory_limit` (its tables too), so nothing is written to disk that fits in memory."""
     workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "scratch.duckdb"
-    path.unlink(missing_ok=True)  # a rerun of the plan starts clean
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{workdir / 'duckdb-tmp'}'")
     con.execute(f"SET threads = {int(threads or os.cpu_count() or 1)}")

@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,8 @@ class Runner:
         self.ledger = Ledger(workspace.ledger_path)
         self.files: list = []  # the input files, found when the run opens
         self.metrics: dict[str, dict] = {}  # per global stage: numbers its plan reported
+        self._ledger_thread = ThreadPoolExecutor(1, thread_name_prefix="curate-ledger")
+        self._unit_writes: list[Future] = []  # per-unit ledger rows, written by that one thread
         self._last_counts: dict | None = None
 
     # --- the whole run --------------------------------------------------------------------------------
@@ -132,6 +135,7 @@ class Runner:
                 counts = self._tally(reports)
                 balanced = self._check_books(run, counts)
                 self._commit_globals(run)
+                self._wait_for_unit_rows()
                 seconds = time.monotonic() - started
                 self.ledger.record_stages(run_id, stage_rows)
                 self.ledger.record_metrics(run_id, self.metrics)
@@ -139,6 +143,7 @@ class Runner:
             except TaskFailed as failure:
                 run.error.write_text(failure.trace)
                 message = f"{failure}; traceback in {run.error}"
+                self._wait_for_unit_rows(quiet=True)
                 self.ledger.finish_run(run_id, "failed", None, None, time.monotonic() - started, message)
                 raise RunFailed(
                     f"run {run_id} failed: {failure} (traceback in {run.error}); fix the cause and continue "
@@ -146,14 +151,17 @@ class Runner:
                     f"--resume {run_id}`."
                 ) from None
             except KeyboardInterrupt:
+                self._wait_for_unit_rows(quiet=True)
                 self.ledger.finish_run(run_id, "interrupted", None, None, time.monotonic() - started)
                 raise
             except BooksUnbalanced as err:
+                self._wait_for_unit_rows(quiet=True)
                 self.ledger.finish_run(
                     run_id, "unbalanced", self._last_counts, False, time.monotonic() - started, str(err)
                 )
                 raise
             except Exception as err:
+                self._wait_for_unit_rows(quiet=True)
                 self.ledger.finish_run(
                     run_id, "failed", None, None, time.monotonic() - started, f"{type(err).__name__}: {err}"
                 )
@@ -377,11 +385,30 @@ class Runner:
                 reports.append(report)
                 pending.append(report)
                 if time.monotonic() - last_flush > 5:
-                    self.ledger.record_units(run.root.name, p.phase, pending)
+                    self._record_units_soon(run.root.name, p.phase, pending)
                     pending, last_flush = [], time.monotonic()
         finally:
-            self.ledger.record_units(run.root.name, p.phase, pending)
+            self._record_units_soon(run.root.name, p.phase, pending)
         return sorted(reports, key=lambda r: r["unit_id"])
+
+    def _record_units_soon(self, run_id: str, phase: str, reports: list[dict]) -> None:
+        """Queue per-unit rows for the ledger: a background thread writes them in order while the run goes
+        on (a DuckDB commit waits for the disk). Still one writing process: this one."""
+        if reports:
+            self._unit_writes.append(
+                self._ledger_thread.submit(self.ledger.record_units, run_id, phase, list(reports))
+            )
+
+    def _wait_for_unit_rows(self, quiet: bool = False) -> None:
+        """Wait until the queued unit rows are written; raise a failed write unless `quiet` (when the run
+        already failed for another reason, that reason is what the user needs to see)."""
+        writes, self._unit_writes = self._unit_writes, []
+        for write in writes:
+            try:
+                write.result()
+            except Exception:
+                if not quiet:
+                    raise
 
     def _sum_counters(self, p: Pass, reports: list[dict]) -> None:
         """Local stages' counters, summed over units, go into the run's metrics."""
