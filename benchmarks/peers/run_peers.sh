@@ -35,9 +35,19 @@ print(f'{r["tool"]:32s} {r["seconds_total"]:8.1f} s  {r["mb_per_s"]:6.3f} MB/s  
 EOF
 }
 
+# datasketch's own run uses its own bands/rows rule for the threshold: drop --bands/--rows for it.
+own_rule=()
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+        --bands|--rows) i=$((i + 1)) ;;
+        *) own_rule+=("${args[i]}") ;;
+    esac
+done
+
 for peer in $peers; do
     case $peer in
-        datasketch) run "$peer" "$here/datasketch_plain.py" "$@" ;;
+        datasketch) run "$peer" "$here/datasketch_plain.py" "${own_rule[@]}" ;;
         datasketch_16x8) run "$peer" "$here/datasketch_plain.py" --bands 16 --rows 8 "$@" ;;
         datatrove_default) run "$peer" "$here/datatrove_minhash.py" --tokenizer default "$@" ;;
         datatrove_whitespace) run "$peer" "$here/datatrove_minhash.py" --tokenizer whitespace "$@" ;;
