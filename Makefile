@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m compileall -q curate  # editable installs are not byte-compiled (each worker recompiles)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -206,3 +206,22 @@ def add_bootstrap(fit: FitResult, n_boot: int, seed: int, max_iter: int = 1000) 
         lo, hi = np.nanquantile(values, [tail, 1 - tail])
         fit.ci[name] = [float(lo), float(hi)]
         fit.se[name] = float(np.nanstd(values, ddof=1))
+    loose = [name for name, (lo, hi) in fit.ci.items() if not _pinned(name, lo, hi)]
+    if loose:
+        spans = ", ".join(f"{name} [{fit.ci[name][0]:.3g}, {fit.ci[name][1]:.3g}]" for name in loose)
+        fit.warnings.append(
+            f"The bootstrap does not pin down {spans} ({fit.ci_level:.0%} intervals): resamples of these "
+            "runs fit very different values, so do not read them off this fit; add runs that vary tokens "
+            "(and model size or quality) more widely, or fit a law with fewer parameters."
+        )
+
+
+EXPONENTS = ("alpha", "beta", "gamma")
+MAX_EXPONENT_SPAN = 0.5  # an interval wider than this for alpha, beta or gamma says nothing about them
+MAX_SCALE_RATIO = 100.0  # nor one spanning more than two orders of magnitude for E, A, B or a multiplier
+
+
+def _pinned(name: str, lo: float, hi: float) -> bool:
+    if name in EXPONENTS:
+        return hi - lo <= MAX_EXPONENT_SPAN
+    return lo == hi or (lo > 0 and hi / lo <= MAX_SCALE_RATIO)

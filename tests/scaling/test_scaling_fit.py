@@ -171,3 +171,18 @@ def test_mlfoundations_multipliers_on_reduced_grid(mlfoundations_csv):
     assert fit.params["m[rpj]"] == pytest.approx(0.728, abs=0.01)
     assert fit.params["m[rw_original]"] == pytest.approx(0.613, abs=0.01)
     assert fit.warnings == []
+
+
+def test_a_bootstrap_that_cannot_pin_the_parameters_warns_and_a_good_design_does_not():
+    # One model size, tokens over a factor of 4 only, and noise as large as the effect: the demo's case
+    rng = np.random.default_rng(0)
+    tokens = np.repeat(np.geomspace(1e6, 4e6, 3), 6)
+    group = np.tile(["ref", "ref", "half", "half", "double", "double"], 3)
+    m = np.array([{"ref": 1.0, "half": 0.5, "double": 2.0}[g] for g in group])
+    loss = (1.6 + 500.0 / (tokens * m) ** 0.5) * np.exp(0.03 * rng.standard_normal(len(tokens)))
+    weak = Runs(np.full(len(tokens), 1e6), tokens, loss, group=group)
+    fit = fit_law(weak, "multiplier", grid=SMALL_GRID, reference_group="ref", bootstrap=40, seed=0)
+    assert any("bootstrap does not pin down" in w for w in fit.warnings), fit.warnings
+
+    good = fit_law(simulate("chinchilla", seed=0), "chinchilla", grid=SMALL_GRID, bootstrap=40, seed=0)
+    assert not any("bootstrap" in w for w in good.warnings), good.warnings
