@@ -3,10 +3,12 @@ times the benchmark corpus.
 
 The corpus comes from `dedup_corpus.py` (8 JSONL shards). The smaller sizes take the first 2 and 4 shards;
 the 2x size adds a second copy of all 8 shards with new ids (so every document gains an exact twin and the
-candidate and verification phases have twice the pairs as well). Every size runs `curate dedup` on a local
+candidate and verification phases get 110,000 more pairs). Every size runs `curate dedup` on a local
 cluster of 2 workers, exactly as `dedup_scale.py` does, and reports the peak RSS of the driver (which runs
 DuckDB for candidates, components and decisions, with its `memory_limit`) and of each worker process
-(which reads, shingles, computes signatures and band keys, and re-shingles candidates for verification).
+(which reads, shingles, computes signatures and band keys, and re-shingles candidates for verification),
+and the signature phase's own figure: the largest RSS a worker had at the end of a signature batch
+(`signature_worker_rss_mb` in the run's metrics).
 
     python benchmarks/dedup_memory.py --corpus /work/benchdata/dedup100k --work /work/benchdata/memory
 """
@@ -52,6 +54,7 @@ def run(inputs: list[Path], ws: Path) -> dict:
         "worker_mb": sorted(measured["child_peaks_mb"], reverse=True)[:2],
         "total_mb": measured["peak_total_mb"],
         "signature_s": near["seconds"]["signatures"],
+        "signature_rss": near["signature_worker_rss_mb"],
         "pairs": near["candidate_pairs"],
     }
 
@@ -71,16 +74,16 @@ def main() -> None:
         "2": shards + twin_shards(args.corpus, args.work / "twins"),
     }
     print(
-        "| corpus | documents | seconds | signatures (s) | candidate pairs | driver peak MiB | "
-        "worker peaks MiB | process tree peak MiB |"
+        "| corpus | documents | seconds | signatures (s) | candidate pairs | signature phase: worker MiB | "
+        "driver peak MiB | worker peaks MiB | process tree peak MiB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, inputs in sizes.items():
         r = run(inputs, args.work / f"ws-{label.replace('/', '_')}")
         workers = " / ".join(f"{x:,.0f}" for x in r["worker_mb"])
         print(
             f"| {label}x | {r['docs']:,} | {r['seconds']:.1f} | {r['signature_s']:.1f} | {r['pairs']:,} | "
-            f"{r['driver_mb']:,.0f} | {workers} | {r['total_mb']:,.0f} |",
+            f"{r['signature_rss']:,.0f} | {r['driver_mb']:,.0f} | {workers} | {r['total_mb']:,.0f} |",
             flush=True,
         )
 

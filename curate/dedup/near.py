@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -134,6 +135,7 @@ def signature_shard(args: tuple) -> dict:
     t0 = time.perf_counter()
     sig_w = bands_w = None
     docs = empty = chars = 0
+    rss = 0.0  # the largest resident size of this process at the end of a batch, MiB
     for first, t in iter_shard(shard_path, ["id", "text"] + ([score] if score else []), batch_rows):
         texts = t.column("text").to_pylist()
         sig = hasher.signatures(texts)
@@ -167,6 +169,7 @@ def signature_shard(args: tuple) -> dict:
         docs += n
         empty += int((~has).sum())
         chars += sum(len(x) for x in texts)
+        rss = max(rss, psutil.Process().memory_info().rss / 2**20)
     for w in (sig_w, bands_w):
         if w is not None:
             w.close()
@@ -176,6 +179,7 @@ def signature_shard(args: tuple) -> dict:
         "chars": chars,
         "seconds": time.perf_counter() - t0,
         "written": sig_w is not None,
+        "rss_mb": rss,
     }
 
 
@@ -293,6 +297,7 @@ class MinHashDedup(Stage):
             {
                 "docs": sig["docs"],
                 "docs_without_shingles": sig["empty"],
+                "signature_worker_rss_mb": round(sig["rss_mb"], 1),  # peak over batches and workers
                 "million_chars": round(sig["chars"] / 1e6, 3),
                 "lsh_bands": b,
                 "lsh_rows": r,
@@ -333,7 +338,7 @@ class MinHashDedup(Stage):
             )
             for i, s in enumerate(ctx.shards)
         ]
-        totals = {"docs": 0, "empty": 0, "chars": 0}
+        totals = {"docs": 0, "empty": 0, "chars": 0, "rss_mb": 0.0}
         for _, res in ctx.engine.map(
             signature_shard,
             tasks,
@@ -341,8 +346,9 @@ class MinHashDedup(Stage):
             weight=lambda tk: os.path.getsize(tk[0]),
             docs=lambda res: res["docs"],
         ):
-            for k in totals:
+            for k in ("docs", "empty", "chars"):
                 totals[k] += res[k]
+            totals["rss_mb"] = max(totals["rss_mb"], res["rss_mb"])
         return totals
 
     def _attach_index(self, con, ctx: GlobalContext) -> list[str]:
