@@ -205,7 +205,8 @@ def add_bootstrap(fit: FitResult, n_boot: int, seed: int, max_iter: int = 1000) 
     for name, values in fit.samples.items():
         lo, hi = np.nanquantile(values, [tail, 1 - tail])
         fit.ci[name] = [float(lo), float(hi)]
-        fit.se[name] = float(np.nanstd(values, ddof=1))
+        with np.errstate(over="ignore", invalid="ignore"):  # an unpinned scale can reach 1e80 and beyond
+            fit.se[name] = float(np.nanstd(values, ddof=1))
     loose = [name for name, (lo, hi) in fit.ci.items() if not _pinned(name, lo, hi)]
     if loose:
         spans = ", ".join(f"{name} [{fit.ci[name][0]:.3g}, {fit.ci[name][1]:.3g}]" for name in loose)
