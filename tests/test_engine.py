@@ -1,0 +1,52 @@
+"""The engine: a local cluster that starts in the background, with the first items run in this process."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from curate.engine import Engine, TaskFailed
+
+
+def where(x: int) -> tuple[int, int]:
+    """(x squared, the process that computed it), after 0.1 s of "work"."""
+    time.sleep(0.1)
+    return x * x, os.getpid()
+
+
+def fails_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("three")
+    return x
+
+
+def test_a_background_start_gives_every_result_once_and_closes_cleanly():
+    engine = Engine(workers=2, progress=False)
+    engine.prestart(["curate.pipeline.task"])
+    results = dict(engine.map(where, list(range(30))))
+    assert {x: r[0] for x, r in results.items()} == {x: x * x for x in range(30)}
+    pids = {r[1] for r in results.values()}
+    assert os.getpid() in pids  # the first items ran here while the cluster started (~1 s) ...
+    assert len(pids - {os.getpid()}) >= 1  # ... and the workers took the rest once they were up
+    assert engine.distributed
+    engine.close_soon()
+    engine.close()
+    assert not engine.distributed
+
+
+def test_a_failure_while_the_cluster_starts_is_reported_and_the_engine_closes():
+    engine = Engine(workers=2, progress=False)
+    engine.prestart()
+    with pytest.raises(TaskFailed, match="ValueError: three"):
+        list(engine.map(fails_on_three, [3, 1, 2]))  # item 3 runs here, before the cluster is up
+    engine.close()
+    assert not engine.distributed
+
+
+def test_the_synchronous_engine_ignores_prestart():
+    engine = Engine(workers=0, progress=False)
+    engine.prestart()
+    assert [r for _, (r, _pid) in engine.map(where, [2, 3])] == [4, 9]
+    engine.close()
