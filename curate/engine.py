@@ -60,6 +60,11 @@ def _import_modules(modules: tuple[str, ...]) -> None:
         importlib.import_module(name)
 
 
+def _call_here(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
+    """`_call` in this process, on Dask's synchronous scheduler."""
+    return dask.delayed(_call)(fn, item).compute(scheduler="synchronous")
+
+
 def _call(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
     """Run on a worker: return (True, result) or (False, (exception, traceback text))."""
     try:
@@ -214,13 +219,13 @@ class Engine:
         # it (not with a remote scheduler: this machine may be a login node, and connecting is quick).
         while items and not self.scheduler and self._starting is not None and not self._starting.done():
             item, items = items[0], items[1:]
-            yield item, dask.delayed(_call)(fn, item).compute(scheduler="synchronous")
+            yield item, _call_here(fn, item)
         if not items:
             return
         self.start()
         if self.client is None:
             for item in items:
-                yield item, dask.delayed(_call)(fn, item).compute(scheduler="synchronous")
+                yield item, _call_here(fn, item)
             return
         from distributed import as_completed
 

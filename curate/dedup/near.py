@@ -135,7 +135,7 @@ def signature_shard(args: tuple) -> dict:
     t0 = time.perf_counter()
     sig_w = bands_w = None
     docs = empty = chars = 0
-    rss = 0.0  # the largest resident size of this process at the end of a batch, MiB
+    rss, me = 0.0, psutil.Process()  # rss: the largest resident size at the end of a batch, MiB
     for first, t in iter_shard(shard_path, ["id", "text"] + ([score] if score else []), batch_rows):
         texts = t.column("text").to_pylist()
         sig = hasher.signatures(texts)
@@ -169,7 +169,7 @@ def signature_shard(args: tuple) -> dict:
         docs += n
         empty += int((~has).sum())
         chars += sum(len(x) for x in texts)
-        rss = max(rss, psutil.Process().memory_info().rss / 2**20)
+        rss = max(rss, me.memory_info().rss / 2**20)
     for w in (sig_w, bands_w):
         if w is not None:
             w.close()

@@ -142,29 +142,20 @@ class Runner:
                 self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
             except TaskFailed as failure:
                 run.error.write_text(failure.trace)
-                message = f"{failure}; traceback in {run.error}"
-                self._wait_for_unit_rows(quiet=True)
-                self.ledger.finish_run(run_id, "failed", None, None, time.monotonic() - started, message)
+                self._record_failure(run_id, "failed", started, f"{failure}; traceback in {run.error}")
                 raise RunFailed(
                     f"run {run_id} failed: {failure} (traceback in {run.error}); fix the cause and continue "
                     f"with `curate run {self.config_path or 'CONFIG'} --workspace {self.workspace.root} "
                     f"--resume {run_id}`."
                 ) from None
             except KeyboardInterrupt:
-                self._wait_for_unit_rows(quiet=True)
-                self.ledger.finish_run(run_id, "interrupted", None, None, time.monotonic() - started)
+                self._record_failure(run_id, "interrupted", started)
                 raise
             except BooksUnbalanced as err:
-                self._wait_for_unit_rows(quiet=True)
-                self.ledger.finish_run(
-                    run_id, "unbalanced", self._last_counts, False, time.monotonic() - started, str(err)
-                )
+                self._record_failure(run_id, "unbalanced", started, str(err), self._last_counts, False)
                 raise
             except Exception as err:
-                self._wait_for_unit_rows(quiet=True)
-                self.ledger.finish_run(
-                    run_id, "failed", None, None, time.monotonic() - started, f"{type(err).__name__}: {err}"
-                )
+                self._record_failure(run_id, "failed", started, f"{type(err).__name__}: {err}")
                 raise
             finally:
                 self.engine.close()
@@ -398,6 +389,19 @@ class Runner:
             self._unit_writes.append(
                 self._ledger_thread.submit(self.ledger.record_units, run_id, phase, list(reports))
             )
+
+    def _record_failure(
+        self,
+        run_id: str,
+        state: str,
+        started: float,
+        message: str | None = None,
+        counts: dict | None = None,
+        balanced: bool | None = None,
+    ) -> None:
+        """Record the end of a run that did not finish, once the queued unit rows are written."""
+        self._wait_for_unit_rows(quiet=True)
+        self.ledger.finish_run(run_id, state, counts, balanced, time.monotonic() - started, message)
 
     def _wait_for_unit_rows(self, quiet: bool = False) -> None:
         """Wait until the queued unit rows are written; raise a failed write unless `quiet` (when the run
