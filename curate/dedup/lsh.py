@@ -8,6 +8,8 @@ threshold is not the 50% point of the curve: FineWeb's 14 × 8 has its 50% point
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from curate.dedup.shingles import fmix64_np
@@ -22,20 +24,32 @@ def candidate_probability(s: float | np.ndarray, bands: int, rows: int) -> float
 def optimal_bands_rows(
     threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
 ) -> tuple[int, int]:
-    """(bands, rows) minimizing the weighted false-positive and false-negative areas (datasketch's rule)."""
-    from scipy.integrate import quad  # here, not at module level: scipy costs worker processes ~0.4 s
+    """(bands, rows) minimizing the weighted false-positive and false-negative areas (datasketch's rule).
 
+    P(s) is a polynomial of degree b·r ≤ num_perm, so Gauss-Legendre quadrature with num_perm/2 + 1 nodes
+    integrates it exactly (datasketch integrates numerically with scipy's `quad`; the results agree to
+    1e-13, and this needs no scipy import: ~0.4 s less before the first signature).
+    """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}.")
+    nodes, weights = _gauss_legendre(num_perm // 2 + 1)
+    below = threshold / 2 * (nodes + 1)  # nodes mapped onto [0, t] and [t, 1]
+    above = threshold + (1 - threshold) / 2 * (nodes + 1)
     best, best_err = (1, 1), float("inf")
     for b in range(1, num_perm + 1):
-        for r in range(1, num_perm // b + 1):
-            fp = quad(candidate_probability, 0.0, threshold, args=(b, r))[0]
-            fn = (1.0 - threshold) - quad(candidate_probability, threshold, 1.0, args=(b, r))[0]  # ∫ₜ¹ 1 − P
-            err = fp * fp_weight + fn * fn_weight
-            if err < best_err:
-                best, best_err = (b, r), err
+        r = np.arange(1, num_perm // b + 1)[:, None]  # (rows, 1) against (1, nodes)
+        fp = threshold / 2 * (candidate_probability(below, b, r) @ weights)  # ∫₀ᵗ P
+        fn = (1 - threshold) / 2 * ((1 - candidate_probability(above, b, r)) @ weights)  # ∫ₜ¹ 1 − P
+        err = fp * fp_weight + fn * fn_weight
+        k = int(np.argmin(err))  # the first minimum, as datasketch's strict `<` keeps the first
+        if err[k] < best_err:
+            best, best_err = (b, k + 1), float(err[k])
     return best
+
+
+@lru_cache(maxsize=8)
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(n)
 
 
 def half_point(bands: int, rows: int) -> float:

@@ -2,8 +2,8 @@
 
 curate matches datasketch ≥ 2.0's default permutation scheme, "affine32": the 32-bit input hash h is
 pre-mixed with the MurmurHash3 finalizer and permuted as a_k * fmix32(h) + b_k (mod 2^32), with (a, b)
-drawn from `np.random.RandomState(seed)` exactly as datasketch draws them (they are taken from a
-datasketch MinHash, so they cannot drift). Two input hashes are supported:
+drawn from `np.random.RandomState(seed)` exactly as datasketch draws them (`affine32_permutations`; a test
+checks them against a datasketch MinHash, so they cannot drift unnoticed). Two input hashes are supported:
 
 - "poly64" (default): curate's vectorized shingle hash (see `shingles.py`); datasketch gives the same
   signatures with `hashfunc=shingles.make_hashfunc32(spec)`.
@@ -16,6 +16,7 @@ leaves such documents out, since their signatures carry no information.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,10 +27,11 @@ from curate.dedup.shingles import ShingleSpec, shingle_hashes, shingles
 if TYPE_CHECKING:
     from datasketch import MinHash
 
-# datasketch is imported where it is used, not here: its package imports scipy (~0.4 s), and the worker
-# processes that compute signatures only unpickle a MinHasher built by the driver.
+# datasketch is imported only where its own code is called (the sha1 hash, comparisons): its package
+# imports scipy (~0.4 s), which the driver would pay before the first signature.
 
 EMPTY = np.uint32(0xFFFFFFFF)
+_LITTLE_ENDIAN = sys.byteorder == "little"  # the low 32 bits of a uint64 are then its first uint32
 HASHES = ("poly64", "sha1")
 
 
@@ -39,6 +41,15 @@ def fmix32_np(h: np.ndarray) -> np.ndarray:
     h ^= h >> np.uint32(13)
     h *= np.uint32(0xC2B2AE35)
     return h ^ (h >> np.uint32(16))
+
+
+def affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b), each (num_perm,) uint32: datasketch's "affine32" draws (`MinHash._init_permutations`),
+    a odd, so that h -> a*h + b (mod 2^32) is a bijection."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 @dataclass
@@ -59,16 +70,16 @@ class MinHasher:
             raise ValueError(f"hash must be one of {', '.join(HASHES)}, got {hash!r}.")
         self.num_perm, self.seed, self.hash = num_perm, seed, hash
         self.spec = spec or ShingleSpec()
-        from datasketch import MinHash
-
-        a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-        self.a = np.ascontiguousarray(a, dtype=np.uint32)
-        self.b = np.ascontiguousarray(b, dtype=np.uint32)
+        self.a, self.b = affine32_permutations(num_perm, seed)
 
     def _hashes32(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         if self.hash == "poly64":
             h64, offsets = shingle_hashes(texts, self.spec)
-            return (h64 & np.uint64(0xFFFFFFFF)).astype(np.uint32), offsets, h64
+            if _LITTLE_ENDIAN:  # the low halves, without a 64-bit pass
+                low32 = np.ascontiguousarray(h64).view(np.uint32)[::2]
+            else:
+                low32 = h64 & np.uint64(0xFFFFFFFF)
+            return low32.astype(np.uint32), offsets, h64
         from datasketch.hashfunc import sha1_hash32
 
         per_doc = [[sha1_hash32(s.encode("utf-8")) for s in shingles(t, self.spec)] for t in texts]
@@ -86,8 +97,9 @@ class MinHasher:
         if len(nonempty):
             mixed = fmix32_np(h32)
             starts = offsets[nonempty]
+            permuted = np.empty_like(mixed)
             for k in range(self.num_perm):  # one pass per permutation: (n_shingles,) at a time
-                permuted = mixed * self.a[k]
+                np.multiply(mixed, self.a[k], out=permuted)
                 permuted += self.b[k]
                 out[nonempty, k] = np.minimum.reduceat(permuted, starts)
         keep = keep_shingles and h64 is not None

@@ -7,11 +7,11 @@ import random
 import duckdb
 import numpy as np
 import pytest
-from datasketch import MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 from curate.dedup.components import connected_components
 from curate.dedup.lsh import band_keys, candidate_probability, half_point, optimal_bands_rows
-from curate.dedup.minhash import EMPTY, MinHasher
+from curate.dedup.minhash import EMPTY, MinHasher, affine32_permutations
 from curate.dedup.shingles import ShingleSpec, shingle_hash64, shingle_hashes, shingles, words
 
 VOCAB = [
@@ -81,6 +81,14 @@ def test_signatures_equal_datasketch(hash_name, num_perm, seed):
     assert empty.sum() >= 3 and (sig.values[empty] == EMPTY).all()
 
 
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (256, 0), (7, 2**31 + 5)])
+def test_permutations_are_datasketchs(num_perm, seed):
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    mine = affine32_permutations(num_perm, seed)
+    assert mine[0].dtype == mine[1].dtype == np.uint32
+    assert np.array_equal(mine[0], a) and np.array_equal(mine[1], b)
+
+
 def test_char_shingle_signatures_equal_datasketch():
     hasher = MinHasher(num_perm=32, seed=3, spec=ShingleSpec(unit="char", ngram=5))
     docs = random_docs(40, seed=9)
@@ -109,10 +117,13 @@ def test_estimated_jaccard_is_within_tolerance_over_a_sweep_of_similarities():
         assert (np.abs(estimates - truth) <= 3 * sd + 1e-9).mean() >= 0.9, target
 
 
-@pytest.mark.parametrize(("threshold", "num_perm"), [(0.5, 128), (0.8, 128), (0.9, 256), (0.7, 64)])
-def test_bands_and_rows_follow_datasketchs_rule(threshold, num_perm):
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    assert optimal_bands_rows(threshold, num_perm) == (lsh.b, lsh.r)
+@pytest.mark.parametrize(
+    ("threshold", "num_perm", "fp_weight"),
+    [(0.5, 128, 0.5), (0.8, 128, 0.5), (0.9, 256, 0.5), (0.7, 64, 0.5), (0.8, 128, 0.05), (0.35, 100, 0.2)],
+)
+def test_bands_and_rows_follow_datasketchs_rule(threshold, num_perm, fp_weight):
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(fp_weight, 1 - fp_weight))
+    assert optimal_bands_rows(threshold, num_perm, fp_weight, 1 - fp_weight) == (lsh.b, lsh.r)
 
 
 def test_s_curve_numbers():
