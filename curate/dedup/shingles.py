@@ -246,6 +246,8 @@ def _word_shingles(
         owners.append(short)
     if not hashes:
         return np.empty(0, dtype=_U64), np.empty(0, dtype=np.int64)
+    if len(hashes) == 1:  # full shingles only: already in document order
+        return hashes[0], owners[0]
     h, o = np.concatenate(hashes), np.concatenate(owners)
     order = np.argsort(o, kind="stable")
     return h[order], o[order]
@@ -283,7 +285,9 @@ def shingle_hashes(texts: list[str], spec: ShingleSpec) -> tuple[np.ndarray, np.
             cp, doc_starts = _encode(chunk, spec)
             ws, we = _word_spans(cp, spec)
             wh = _substring_hashes(cp, ws, we)
-            word_doc = np.searchsorted(doc_starts, ws, side="right") - 1
+            # every document ends with a separator, so no word spans two: count words per document
+            first_word = np.searchsorted(ws, doc_starts)
+            word_doc = np.repeat(np.arange(len(chunk)), np.diff(first_word))
             h, o = _word_shingles(wh, word_doc, len(chunk), spec.ngram)
         hashes.append(h)
         owners.append(o + base)
