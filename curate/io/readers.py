@@ -154,7 +154,10 @@ except ImportError:  # pragma: no cover - zstandard is a core dependency
 
 
 def _line_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: _BatchBuilder, add_record):
-    """Each line whose first byte lies in [unit.start, unit.stop) is one record, keyed by its byte offset."""
+    """Each line whose first byte lies in [unit.start, unit.stop) is one record, keyed by its byte offset.
+
+    `add_record(line, offset, ...)` gets the line with its line break; blank lines are skipped. Yields
+    whenever the batch is full (and once after a read error)."""
     pos = unit.start
     try:
         with _open_binary(f) as stream:
@@ -162,13 +165,14 @@ def _line_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: _Ba
                 stream.seek(pos - 1)
                 stream.readline()  # finish the line the previous unit owns
                 pos = stream.tell()
-            while unit.stop is None or pos < unit.stop:
-                line = stream.readline()
-                if not line:
+            stop = unit.stop
+            for line in stream:
+                if stop is not None and pos >= stop:
                     break
-                if line.strip():
-                    add_record(line.rstrip(b"\r\n"), pos, f.source, opts, builder)
-                    yield
+                if not line.isspace():
+                    add_record(line, pos, f.source, opts, builder)
+                    if builder.full():
+                        yield
                 pos += len(line)
     except _STREAM_ERRORS as err:
         builder.quarantine(f.source, pos, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
@@ -194,6 +198,35 @@ def _decode(line: bytes, offset: int, source: str, builder: _BatchBuilder) -> st
 
 
 def _add_json_record(line: bytes, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder):
+    """One JSONL record. The common case (valid UTF-8 and JSON, an object whose text is a non-blank
+    string and whose id, if asked for, is a string or an integer) takes a short path; everything else
+    goes through `_add_json_record_checked`, which finds the reason a record is bad."""
+    try:
+        obj = orjson.loads(line)  # bytes: orjson checks the UTF-8 itself
+    except orjson.JSONDecodeError:
+        return _add_json_record_checked(line.rstrip(b"\r\n"), offset, source, opts, builder)
+    text = obj.get(opts.text_key) if type(obj) is dict else None
+    if type(text) is not str or not text or text.isspace():
+        return _add_mapping_checked(obj, offset, source, opts, builder, line.rstrip(b"\r\n"))
+    known = 1
+    if opts.id_key is None:
+        doc_id = f"{source}#{offset}"
+    else:
+        doc_id = obj.get(opts.id_key)
+        if type(doc_id) is int:
+            doc_id = str(doc_id)
+        elif type(doc_id) is not str or not doc_id:
+            return _add_mapping_checked(obj, offset, source, opts, builder, line.rstrip(b"\r\n"))
+        known = 2
+    meta = None
+    if len(obj) > known:
+        meta = _dumps({k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key})
+    builder.good(doc_id, text, source, meta)
+
+
+def _add_json_record_checked(
+    line: bytes, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder
+) -> None:
     decoded = _decode(line, offset, source, builder)
     if decoded is None:
         return
@@ -202,6 +235,10 @@ def _add_json_record(line: bytes, offset: int, source: str, opts: ReadOptions, b
     except ValueError as err:
         builder.quarantine(source, offset, S.MALFORMED_JSON, str(err), line)
         return
+    _add_mapping_checked(obj, offset, source, opts, builder, line)
+
+
+def _add_mapping_checked(obj, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder, line):
     if not isinstance(obj, dict):
         builder.quarantine(
             source, offset, S.NOT_AN_OBJECT, f"a JSON {type(obj).__name__}, not an object", line
@@ -238,6 +275,7 @@ def _add_mapping(obj: dict, offset: int, source: str, opts: ReadOptions, builder
 
 
 def _add_text_line(line: bytes, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder):
+    line = line.rstrip(b"\r\n")
     text = _decode(line, offset, source, builder)
     if text is not None:
         builder.good(f"{source}#{offset}", text, source, None)

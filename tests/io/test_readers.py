@@ -92,6 +92,44 @@ def test_bad_jsonl_records_are_quarantined_with_their_bytes(tmp_path, raw, reaso
     assert n == 3
 
 
+TRICKY_LINES = [
+    b'{"id": "a", "text": "plain"}',
+    b'{"id": 7, "text": "an integer id", "lang": "en"}',
+    b'{"id": true, "text": "a boolean id"}',
+    b'{"id": 1.5, "text": "a float id"}',
+    b'{"id": ["x"], "text": "a list id"}',
+    b'{"id": "", "text": "an empty id"}',
+    b'{"text": "no id at all"}',
+    b'{"id": "b", "text": "\\u3000\\u2003"}',
+    b'{"id": "c", "text": "crlf line ending", "n": {"nested": [1, 2]}}\r',
+    b'{"id": "d", "text": "orjson refuses NaN", "score": NaN}',
+    b'{"id": "e", "text": "caf\xc3\xa9 in utf-8"}',
+    b'{"id": "f", "text": "caf\xe9 in latin-1"}',
+    b'{"id": "g", "text": 3}',
+    b'"a string"',
+    b"{not json",
+]
+
+
+@pytest.mark.parametrize("fallback", [None, "cp1252"])
+@pytest.mark.parametrize("id_key", [None, "id"])
+def test_the_fast_jsonl_path_decides_every_record_as_the_checked_path_does(tmp_path, id_key, fallback):
+    from curate.io.readers import _add_json_record_checked, _BatchBuilder
+
+    opts = ReadOptions(id_key=id_key, fallback_encoding=fallback)
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"\n".join(TRICKY_LINES) + b"\n")
+    docs, bad, n = read_all([path], opts)
+    expected = _BatchBuilder(opts)
+    offset = 0
+    for line in TRICKY_LINES:
+        _add_json_record_checked(line.rstrip(b"\r"), offset, "t.jsonl", opts, expected)
+        offset += len(line) + 1
+    batch = expected.take()
+    assert docs == batch.docs.to_pylist() and bad == batch.quarantine.to_pylist()
+    assert n == len(TRICKY_LINES) and len(docs) >= 4 and len(bad) >= 4
+
+
 def test_missing_configured_id_is_quarantined(tmp_path):
     path = write_jsonl(
         tmp_path / "a.jsonl", [{"id": "a", "text": "one"}, {"text": "two"}, {"id": "", "text": "3"}]
