@@ -127,8 +127,10 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
     writer_args = dict(
         target_bytes=task.shard_bytes, compression=task.compression, compression_level=task.compression_level
     )
+    # Intermediate shards are read two or three times and deleted: LZ4 writes and reads them about twice as
+    # fast as zstd level 1, at 1.4x the size.
     kept_args = (
-        dict(writer_args, compression="zstd", compression_level=1) if task.intermediate else writer_args
+        dict(writer_args, compression="lz4", compression_level=None) if task.intermediate else writer_args
     )
     kept_w = ShardWriter(task.kept_dir, task.prefix, task.kept_schema, **kept_args)
     removed_w = (
