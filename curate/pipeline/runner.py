@@ -123,8 +123,9 @@ class Runner:
                 ["curate.pipeline.task", *{type(s).__module__ for s in self.pipeline.stages}]
             )
             try:
-                self.ledger.init()
-                run_id, run = self._open_run(resume)
+                with self.ledger.session():
+                    self.ledger.init()
+                    run_id, run = self._open_run(resume)
             except BaseException:
                 self.engine.close()
                 raise
@@ -137,9 +138,11 @@ class Runner:
                 self._commit_globals(run)
                 self._wait_for_unit_rows()
                 seconds = time.monotonic() - started
-                self.ledger.record_stages(run_id, stage_rows)
-                self.ledger.record_metrics(run_id, self.metrics)
-                self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
+                with self.ledger.session():
+                    self.ledger.record_stages(run_id, stage_rows)
+                    self.ledger.record_metrics(run_id, self.metrics)
+                    self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
+                    recorded = self.ledger.counts(run_id)
             except TaskFailed as failure:
                 run.error.write_text(failure.trace)
                 self._record_failure(run_id, "failed", started, f"{failure}; traceback in {run.error}")
@@ -161,9 +164,7 @@ class Runner:
                 self.engine.close()
             shutil.rmtree(run.work, ignore_errors=True)
             self._point_latest(run)
-        return RunResult(
-            run_id, "finished", run.root, self.ledger.counts(run_id), balanced, seconds, stage_rows
-        )
+        return RunResult(run_id, "finished", run.root, recorded, balanced, seconds, stage_rows)
 
     def _open_run(self, resume: str | None) -> tuple[str, RunPaths]:
         files = discover(self.pipeline.config.input.paths, self.pipeline.config.input.format)

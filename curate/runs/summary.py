@@ -13,10 +13,15 @@ from curate.runs.workspace import Workspace
 
 def run_status(workspace: Workspace, run_id: str | None = None) -> dict[str, Any]:
     """The status of one run (the last one by default), as plain JSON-able data."""
-    from curate.errors import UserError
-
     workspace.require_existing()
     ledger = Ledger(workspace.ledger_path)
+    with ledger.session(read_only=True):  # one connection for the five reads
+        return _status(workspace, ledger, run_id)
+
+
+def _status(workspace: Workspace, ledger: Ledger, run_id: str | None) -> dict[str, Any]:
+    from curate.errors import UserError
+
     run_id = run_id or ledger.last_run_id()
     if run_id is None:
         raise UserError(f"workspace {workspace.root} has no runs yet; start one with `curate run`.")

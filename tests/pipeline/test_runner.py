@@ -248,3 +248,22 @@ def _malloc_env(_):
 def test_local_workers_keep_glibcs_dynamic_mmap_threshold():
     with Engine(workers=1, progress=False) as engine:
         assert [value for _, value in engine.map(_malloc_env, [0])] == [None]
+
+
+def test_a_ledger_session_is_one_connection_and_one_transaction(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    ledger.init()
+    with ledger.session():
+        ledger.start_run("r1", "p", "c.yaml", "/runs/r1", "engine", "0")
+        with ledger.connect() as first, ledger.connect() as second, ledger.session():
+            assert first is second  # calls inside a session share its connection; a nested session joins
+        ledger.finish_run("r1", "finished", None, True, 1.0)
+        assert ledger.run_row("r1")["state"] == "finished"  # a session reads its own writes
+    assert ledger.run_row("r1")["state"] == "finished"
+
+    with pytest.raises(RuntimeError, match="boom"), ledger.session():
+        ledger.start_run("r2", "p", "c.yaml", "/runs/r2", "engine", "0")
+        raise RuntimeError("boom")
+    assert ledger.run_row("r2") is None  # rolled back whole: no half-written books
+    with ledger.session(read_only=True):
+        assert [r["run_id"] for r in ledger.runs()] == ["r1"]
