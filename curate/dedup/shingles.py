@@ -177,11 +177,21 @@ class _Powers:
     def get(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         if n > len(self.pow):
             size = max(n, 2 * len(self.pow), 1 << 16)
-            self.pow = np.cumprod(np.full(size, B, dtype=_U64))
-            inv = np.full(size, B_INV, dtype=_U64)
-            inv[0] = 1
-            self.inv = np.cumprod(inv)
+            self.pow = B * _geometric(B, size)
+            self.inv = _geometric(B_INV, size)
         return self.pow[:n], self.inv[:n]
+
+
+def _geometric(x: int, n: int) -> np.ndarray:
+    """x^j mod 2^64 for j < n, by doubling: log2(n) vector multiplies (cumprod's loop is 10x slower)."""
+    out = np.empty(n, dtype=_U64)
+    out[0], filled, step = 1, 1, x
+    while filled < n:
+        k = min(filled, n - filled)
+        np.multiply(out[:k], _U64(step), out=out[filled : filled + k])
+        filled += k
+        step = (step * step) & MASK
+    return out
 
 
 _POWERS = _Powers()
