@@ -16,6 +16,12 @@ def where(x: int) -> tuple[int, int]:
     return x * x, os.getpid()
 
 
+def warm_modules(_) -> list[str]:
+    import sys
+
+    return [m for m in ("distributed", "pyarrow.parquet", "pandas") if m in sys.modules]
+
+
 def fails_on_three(x: int) -> int:
     if x == 3:
         raise ValueError("three")
@@ -34,6 +40,15 @@ def test_a_background_start_gives_every_result_once_and_closes_cleanly():
     engine.close_soon()
     engine.close()
     assert not engine.distributed
+
+
+def test_local_workers_start_warm_with_what_the_run_needs():
+    engine = Engine(workers=1, progress=False).start()  # not prestarted: no warm-up task ran
+    try:
+        [(_, found)] = list(engine.map(warm_modules, [0]))
+    finally:
+        engine.close()
+    assert found == ["distributed", "pyarrow.parquet", "pandas"]  # forked from a server that imported them
 
 
 def test_a_failure_while_the_cluster_starts_is_reported_and_the_engine_closes():
