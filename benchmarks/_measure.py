@@ -12,14 +12,16 @@ def run_and_sample(cmd: list[str], interval: float = 0.2, env: dict | None = Non
     """Run `cmd`, sampling the RSS of every process in its tree every `interval` seconds.
 
     Returns seconds, peak_total_mb (the largest sum over the tree at one instant, MiB), per-process
-    peaks (`peaks_mb`; `root_peak_mb` for the command itself, `child_peaks_mb` for its descendants),
-    cpu_seconds (user + system of the tree) and the command's stdout.
+    peaks (`peaks_mb`; `root_peak_mb` for the command itself, `child_peaks_mb` for its descendants that
+    started no process of their own, i.e. the workers; `parent_peaks_mb` for the descendants that did,
+    such as a fork server), cpu_seconds (user + system of the tree) and the command's stdout.
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     root = psutil.Process(proc.pid)
     peaks: dict[int, tuple[str, float]] = {}
     cpu: dict[int, float] = {}
+    parents: set[int] = set()  # processes of the tree that started another one
     peak_total = 0.0
     while proc.poll() is None:
         try:
@@ -36,6 +38,8 @@ def run_and_sample(cmd: list[str], interval: float = 0.2, env: dict | None = Non
                 continue
             total += rss
             cpu[p.pid] = times.user + times.system
+            if p.pid != proc.pid:
+                parents.add(p.ppid())
             if rss > peaks.get(p.pid, ("", 0.0))[1]:
                 peaks[p.pid] = (name, rss)
         peak_total = max(peak_total, total)
@@ -48,7 +52,8 @@ def run_and_sample(cmd: list[str], interval: float = 0.2, env: dict | None = Non
         "peak_total_mb": peak_total,
         "peaks_mb": sorted((round(v, 1), n) for n, v in peaks.values()),
         "root_peak_mb": peaks.get(proc.pid, ("", 0.0))[1],
-        "child_peaks_mb": [v for pid, (_, v) in peaks.items() if pid != proc.pid],
+        "child_peaks_mb": [v for pid, (_, v) in peaks.items() if pid != proc.pid and pid not in parents],
+        "parent_peaks_mb": [v for pid, (_, v) in peaks.items() if pid != proc.pid and pid in parents],
         "cpu_seconds": sum(cpu.values()),
         "stdout": out,
         "stderr": err,
