@@ -42,6 +42,9 @@ class ExactParams:
     )
     memory_limit: str = option("4GB", help="DuckDB memory limit for grouping (spills to disk beyond).")
 
+    def __post_init__(self):
+        db.check_memory_limit(self.memory_limit)
+
 
 def normalize_exact(text: str, p: ExactParams) -> str:
     if p.unicode_form != "none" and not text.isascii():
@@ -128,31 +131,37 @@ class ExactDedup(Stage):
         t_hash = time.monotonic() - t0
 
         con = db.scratch(ctx.workdir, p.memory_limit)
-        con.execute(
-            f"CREATE VIEW new_docs AS SELECT id, shard, h, score, false AS is_old "
-            f"FROM read_parquet('{hashes_dir}/*.parquet')"
+        con.execute(  # a view takes no parameters: the files go in as quoted literals
+            "CREATE VIEW new_docs AS SELECT id, shard, h, score, false AS is_old "
+            f"FROM {db.read_parquet(db.sql_list(db.parquet_files(hashes_dir)))}"
         )
         old = sorted(self._index_dir(ctx.state_dir).glob("*.parquet")) if p.incremental else []
         # An earlier run's document with the same id is the same document read again, not a copy of it.
         old_sql = (
             (
                 f"UNION ALL SELECT id, -1 AS shard, h, NULL::DOUBLE AS score, true AS is_old "
-                f"FROM read_parquet({db.sql_list(old)}) WHERE id NOT IN (SELECT id FROM new_docs)"
+                f"FROM {db.read_parquet('?')} WHERE id NOT IN (SELECT id FROM new_docs)"
             )
             if old
             else ""
         )
-        con.execute(f"""
+        con.execute(
+            f"""
             CREATE TABLE ranked AS
             SELECT id, shard, h, first(id ORDER BY {keeper_order(score)}) OVER (PARTITION BY h) AS keeper,
                    count(*) OVER (PARTITION BY h) AS copies
-            FROM (SELECT * FROM new_docs {old_sql})""")
+            FROM (SELECT * FROM new_docs {old_sql})""",
+            [db.exact_paths(old)] if old else [],
+        )
         decisions = ctx.workdir / "decisions"
-        con.execute(f"""
+        con.execute(
+            """
             COPY (SELECT id, shard, 'exact_duplicate' AS reason, 'exact duplicate of ' || keeper AS detail,
                          keeper AS duplicate_of
                   FROM ranked WHERE shard >= 0 AND id <> keeper)
-            TO '{decisions}' (FORMAT PARQUET, PARTITION_BY (shard), OVERWRITE_OR_IGNORE)""")
+            TO ? (FORMAT PARQUET, PARTITION_BY (shard), OVERWRITE_OR_IGNORE)""",
+            [str(decisions)],
+        )
         removed, groups, largest = con.execute(
             "SELECT count(*) FILTER (WHERE shard >= 0 AND id <> keeper),"
             " count(DISTINCT h) FILTER (WHERE copies > 1),"
@@ -184,9 +193,16 @@ class ExactDedup(Stage):
         index.mkdir(parents=True, exist_ok=True)
         tmp = index / f".{run.run_id}.parquet.tmp"
         con = db.scratch(run.workdir / "commit", self.params.memory_limit)
-        con.execute(f"""
-            COPY (SELECT h.id, h.h FROM read_parquet('{run.workdir / "hashes"}/*.parquet') h
-                  SEMI JOIN read_parquet({db.sql_list(run.output_shards)}) o ON o.id = h.id)
-            TO '{tmp}' (FORMAT PARQUET)""")
+        con.execute(
+            f"""
+            COPY (SELECT h.id, h.h FROM {db.read_parquet("?")} h
+                  SEMI JOIN {db.read_parquet("?")} o ON o.id = h.id)
+            TO ? (FORMAT PARQUET)""",
+            [
+                db.exact_paths(db.parquet_files(run.workdir / "hashes")),
+                db.exact_paths(run.output_shards),
+                str(tmp),
+            ],
+        )
         con.close()
         os.replace(tmp, index / f"{run.run_id}.parquet")

@@ -80,6 +80,7 @@ class NearParams:
     memory_limit: str = option("4GB", help="DuckDB memory limit (spills to disk beyond).")
 
     def __post_init__(self):
+        db.check_memory_limit(self.memory_limit)
         if (self.bands is None) != (self.rows is None):
             raise ValueError(
                 "give both bands and rows, or neither (then they are derived from the threshold)."
@@ -266,14 +267,14 @@ class MinHashDedup(Stage):
         timings["signatures"] = time.monotonic() - t
 
         con = db.scratch(ctx.workdir, p.memory_limit)
+        # Views take no parameters: the files go in as quoted literals.
+        sig_files = db.read_parquet(db.sql_list(db.parquet_files(ctx.workdir / "sig")))
+        band_files = db.read_parquet(db.sql_list(db.parquet_files(ctx.workdir / "bands")))
         con.execute(
-            f"CREATE VIEW sig AS SELECT doc, id, n_shingles, score, false AS is_old, signature "
-            f"FROM read_parquet('{ctx.workdir / 'sig'}/*.parquet')"
+            "CREATE VIEW sig AS SELECT doc, id, n_shingles, score, false AS is_old, signature "
+            f"FROM {sig_files}"
         )
-        con.execute(
-            "CREATE VIEW new_bands AS SELECT band, key, doc "
-            f"FROM read_parquet('{ctx.workdir / 'bands'}/*.parquet')"
-        )
+        con.execute(f"CREATE VIEW new_bands AS SELECT band, key, doc FROM {band_files}")
         old_runs = self._attach_index(con, ctx) if p.incremental else []
 
         t = time.monotonic()
@@ -369,11 +370,12 @@ class MinHashDedup(Stage):
             base = OLD_BASE + (k << SHARD_BITS)
             docs_union.append(
                 f"SELECT {base} + idx AS doc, id, n_shingles, NULL::DOUBLE AS score, true AS is_old, "
-                f"signature, '{run_id}' AS run_id FROM read_parquet('{index / run_id / 'docs.parquet'}')"
+                f"signature, {db.literal(run_id)} AS run_id "
+                f"FROM {db.read_parquet(db.sql_list([index / run_id / 'docs.parquet']))}"
             )
             bands_union.append(
                 f"SELECT band, key, {base} + idx AS doc "
-                f"FROM read_parquet('{index / run_id / 'bands.parquet'}')"
+                f"FROM {db.read_parquet(db.sql_list([index / run_id / 'bands.parquet']))}"
             )
         con.execute(
             f"CREATE TABLE old_docs AS SELECT * FROM ({' UNION ALL '.join(docs_union)}) "
@@ -445,7 +447,10 @@ class MinHashDedup(Stage):
         ]
         list(ctx.engine.map(shingle_sets_shard, tasks, label="minhash_dedup: verify"))
         fallback = self._old_shingle_sets(con, ctx, folder) if old_runs else 0
-        con.execute(f"CREATE TABLE sets AS SELECT doc, h FROM read_parquet('{folder}/*.parquet')")
+        con.execute(
+            f"CREATE TABLE sets AS SELECT doc, h FROM {db.read_parquet('?')}",
+            [db.exact_paths(db.parquet_files(folder))],
+        )
         con.execute("CREATE TABLE sizes AS SELECT doc, count(*) AS n FROM sets GROUP BY doc")
         con.execute("""
             CREATE TABLE scored AS
@@ -477,9 +482,8 @@ class MinHashDedup(Stage):
             found = {}
             if files:
                 rows = con.execute(
-                    f"SELECT id, text FROM read_parquet({db.sql_list(files)}) WHERE id IN "
-                    f"(SELECT unnest(?::VARCHAR[]))",
-                    [ids],
+                    f"SELECT id, text FROM {db.read_parquet('?')} WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+                    [db.exact_paths(files), ids],
                 ).fetchall()
                 found = dict(rows)
             texts = [found.get(i) for i in ids]
@@ -519,14 +523,17 @@ class MinHashDedup(Stage):
                    count(*) OVER (PARTITION BY c.root) AS size
             FROM cc c JOIN (SELECT doc, id, score, is_old FROM sig {old}) d ON d.doc = c.node""")
         folder = ctx.workdir / "decisions"
-        con.execute(f"""
+        con.execute(
+            f"""
             COPY (SELECT id, (doc >> {SHARD_BITS})::INTEGER AS shard,
                          CASE WHEN id <> keeper THEN 'near_duplicate' END AS reason,
                          CASE WHEN id <> keeper THEN 'near duplicate of ' || keeper END AS detail,
                          keeper AS dup_cluster_id, size AS dup_cluster_size,
                          CASE WHEN id <> keeper THEN keeper END AS duplicate_of
                   FROM clusters WHERE NOT is_old)
-            TO '{folder}' (FORMAT PARQUET, PARTITION_BY (shard), OVERWRITE_OR_IGNORE)""")
+            TO ? (FORMAT PARQUET, PARTITION_BY (shard), OVERWRITE_OR_IGNORE)""",
+            [str(folder)],
+        )
         clusters, in_clusters, removed, largest = con.execute("""
             SELECT count(DISTINCT keeper), count(*) FILTER (WHERE NOT is_old),
                    count(*) FILTER (WHERE NOT is_old AND id <> keeper), coalesce(max(size), 0)
@@ -551,9 +558,8 @@ class MinHashDedup(Stage):
     @staticmethod
     def _snippets(con, ctx: GlobalContext, ids: list[str]) -> str:
         rows = con.execute(
-            f"SELECT id, text FROM read_parquet({db.sql_list(ctx.shards)}) WHERE id IN "
-            f"(SELECT unnest(?::VARCHAR[]))",
-            [ids],
+            f"SELECT id, text FROM {db.read_parquet('?')} WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+            [db.exact_paths(ctx.shards), ids],
         ).fetchall()
         return "; ".join(f"{i!r}: {t[:60]!r}" for i, t in rows)
 
@@ -567,18 +573,26 @@ class MinHashDedup(Stage):
         tmp = index / f".{run.run_id}.tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         con = db.scratch(run.workdir / "commit", self.params.memory_limit)
-        con.execute(f"""
+        con.execute(
+            f"""
             CREATE TABLE published AS
             SELECT row_number() OVER (ORDER BY s.doc) - 1 AS idx, s.doc, s.id, s.n_shingles, s.signature
-            FROM read_parquet('{run.workdir / "sig"}/*.parquet') s
-            SEMI JOIN read_parquet({db.sql_list(run.output_shards)}) o ON o.id = s.id""")
-        con.execute(
-            "COPY (SELECT idx, id, n_shingles, signature FROM published) "
-            f"TO '{tmp / 'docs.parquet'}' (FORMAT PARQUET)"
+            FROM {db.read_parquet("$sig")} s SEMI JOIN {db.read_parquet("$outputs")} o ON o.id = s.id""",
+            {
+                "sig": db.exact_paths(db.parquet_files(run.workdir / "sig")),
+                "outputs": db.exact_paths(run.output_shards),
+            },
         )
-        con.execute(f"""
-            COPY (SELECT b.band, b.key, p.idx FROM read_parquet('{run.workdir / "bands"}/*.parquet') b
-                  JOIN published p ON p.doc = b.doc) TO '{tmp / "bands.parquet"}' (FORMAT PARQUET)""")
+        con.execute(
+            "COPY (SELECT idx, id, n_shingles, signature FROM published) TO ? (FORMAT PARQUET)",
+            [str(tmp / "docs.parquet")],
+        )
+        con.execute(
+            f"""
+            COPY (SELECT b.band, b.key, p.idx FROM {db.read_parquet("?")} b
+                  JOIN published p ON p.doc = b.doc) TO ? (FORMAT PARQUET)""",
+            [db.exact_paths(db.parquet_files(run.workdir / "bands")), str(tmp / "bands.parquet")],
+        )
         count = con.execute("SELECT count(*) FROM published").fetchone()[0]
         con.close()
         os.replace(tmp, target)

@@ -70,7 +70,8 @@ def split_suffixes(name: str) -> tuple[str | None, str | None]:
 
 def _expand(spec: str) -> tuple[list[str], bool]:
     """Files named by one path spec (file, folder or glob), and whether the spec named them explicitly."""
-    if _GLOB_CHARS & set(spec):
+    # A path that exists is that path, even with glob characters in its name (a folder `runs [1]`).
+    if _GLOB_CHARS & set(spec) and not os.path.exists(spec):
         return sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)), False
     if os.path.isdir(spec):
         found = []

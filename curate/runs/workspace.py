@@ -76,6 +76,11 @@ class RunPaths:
 class Workspace:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
+        if "?" in str(self.root):  # DuckDB splits a database path at '?' (options follow), WAL included
+            raise UserError(
+                f"workspace '{self.root}' has a '?' in its path, which DuckDB reads as the start of "
+                "connection options in the ledger's path; choose a workspace folder without '?'."
+            )
         self._lock_fd: int | None = None
 
     @property
