@@ -41,7 +41,11 @@ def parse_grid(specs: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
 @click.option(
     "--law", type=click.Choice(LAW_NAMES), default="chinchilla", show_default=True, help="Law to fit."
 )
-@click.option("--query", help="DuckDB SQL returning the runs; RUNS, if given, is the database file to open.")
+@click.option(
+    "--query",
+    help="One read-only DuckDB SELECT returning the runs; it may read the data files it names. RUNS, if "
+    "given, is the database file to open (read-only).",
+)
 @click.option("--params-col", default="params", show_default=True, help="Column of model parameters N.")
 @click.option("--tokens-col", default="tokens", show_default=True, help="Column of training tokens D.")
 @click.option("--loss-col", default="loss", show_default=True, help="Column of held-out loss (nats/token).")

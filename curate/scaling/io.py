@@ -40,11 +40,12 @@ def read_table(path: str | Path | None, query: str | None = None) -> pd.DataFram
 def _duckdb_query(path: str | Path | None, query: str) -> pd.DataFrame:
     import duckdb
 
+    from curate.scaling.query import run_read_only
+
     if path is not None and not Path(path).is_file():
         raise InputError(f"DuckDB database {str(path)!r} does not exist; check the path or omit it.")
     try:
-        with duckdb.connect(str(path) if path is not None else ":memory:", read_only=path is not None) as con:
-            return con.execute(query).df()
+        return run_read_only(path, query)
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0]
         raise InputError(f"The DuckDB query failed ({first_line}); fix the SQL given to --query.") from exc
