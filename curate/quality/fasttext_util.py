@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from curate.errors import UserError
+from curate.quality.fasttext_format import check_model_file
 
 
 def prepare(text: str, lowercase: bool = False, max_chars: int | None = None) -> str:
@@ -33,6 +34,7 @@ def load(path: str):
             f"fastText model '{path}' not found; train one with `curate train-classifier` or use a "
             "shipped model name (see `curate models`)."
         )
+    check_model_file(path)  # fastText's loader spins or crashes on a truncated file instead of failing
     fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence its load_model deprecation notice
     try:
         return fasttext.load_model(path)

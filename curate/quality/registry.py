@@ -11,6 +11,7 @@ from pathlib import Path
 
 from curate.config import suggest
 from curate.errors import UserError
+from curate.quality.fasttext_format import check_model_file
 
 _MODELS = Path(__file__).resolve().parents[1] / "_quality_models"  # links to the top-level quality_models/
 
@@ -51,7 +52,14 @@ def shipped() -> dict[str, ModelInfo]:
 
 
 def resolve(name_or_path: str) -> ModelInfo:
-    """A shipped model by name, or a trained model file with its card."""
+    """A shipped model by name, or a trained model file with its card; its file is checked here, when the
+    pipeline is built, so a damaged model stops the run before it starts (see `fasttext_format`)."""
+    info = _find(name_or_path)
+    check_model_file(info.path)
+    return info
+
+
+def _find(name_or_path: str) -> ModelInfo:
     models = shipped()
     if name_or_path in models:
         return models[name_or_path]
