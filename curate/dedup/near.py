@@ -410,18 +410,21 @@ class MinHashDedup(Stage):
         con.execute("""
             CREATE TABLE members AS
             SELECT bucket, k, unnest(docs) AS doc, unnest(generate_series(1, k)) AS pos FROM buckets""")
-        con.execute(f"""
+        con.execute(
+            f"""
             CREATE TABLE pairs AS SELECT DISTINCT a, b FROM (
                 SELECT m1.doc AS a, m2.doc AS b FROM members m1 JOIN members m2
-                    ON m1.bucket = m2.bucket AND m1.pos < m2.pos WHERE m1.k <= {p.max_bucket_pairs}
+                    ON m1.bucket = m2.bucket AND m1.pos < m2.pos WHERE m1.k <= $max_pairs
                 UNION ALL
                 SELECT m1.doc, m2.doc FROM members m1 JOIN members m2
-                    ON m1.bucket = m2.bucket AND m1.pos = 1 AND m2.pos > 1 WHERE m1.k > {p.max_bucket_pairs}
+                    ON m1.bucket = m2.bucket AND m1.pos = 1 AND m2.pos > 1 WHERE m1.k > $max_pairs
                 UNION ALL
                 SELECT m1.doc, m2.doc FROM members m1 JOIN members m2
                     ON m1.bucket = m2.bucket AND m2.pos = m1.pos + 1
-                    WHERE m1.k > {p.max_bucket_pairs} AND m1.pos > 1)
-            WHERE a < {OLD_BASE}""")
+                    WHERE m1.k > $max_pairs AND m1.pos > 1)
+            WHERE a < {OLD_BASE}""",
+            {"max_pairs": int(p.max_bucket_pairs)},
+        )
         return con.execute("SELECT count(*) FROM pairs").fetchone()[0]
 
     def _accept_all(self, con) -> tuple[int, int]:
@@ -459,9 +462,12 @@ class MinHashDedup(Stage):
                 FROM pairs p JOIN sets ea ON ea.doc = p.a JOIN sets eb ON eb.doc = p.b AND eb.h = ea.h
                 GROUP BY p.a, p.b) i
             JOIN sizes sa ON sa.doc = i.a JOIN sizes sb ON sb.doc = i.b""")
-        con.execute(f"""
+        con.execute(
+            """
             INSERT INTO edges SELECT a, b, inter / (na + nb - inter) FROM scored
-            WHERE inter >= {p.threshold} * (na + nb - inter)""")
+            WHERE inter >= ?::DECIMAL(18, 9) * (na + nb - inter)""",  # exact, as the literal 0.8 was
+            [float(p.threshold)],
+        )
         if fallback:
             self._signature_edges(con)
         return con.execute("SELECT count(*) FROM edges").fetchone()[0], fallback
@@ -538,9 +544,12 @@ class MinHashDedup(Stage):
             SELECT count(DISTINCT keeper), count(*) FILTER (WHERE NOT is_old),
                    count(*) FILTER (WHERE NOT is_old AND id <> keeper), coalesce(max(size), 0)
             FROM clusters""").fetchone()
-        giants = con.execute(f"""
+        giants = con.execute(
+            """
             SELECT keeper, max(size), list(id ORDER BY id)[1:3] FROM clusters GROUP BY keeper
-            HAVING max(size) >= {p.giant_cluster} ORDER BY max(size) DESC LIMIT 10""").fetchall()
+            HAVING max(size) >= ? ORDER BY max(size) DESC LIMIT 10""",
+            [int(p.giant_cluster)],
+        ).fetchall()
         for keeper, size, sample in giants:
             ctx.log(
                 f"curate: WARNING: minhash_dedup: a cluster of {size:,} documents (kept: {keeper!r}) is "
