@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -390,11 +391,27 @@ def _json_bytes(row: dict) -> bytes:
 
 def _loads(text: str):
     """Parse one JSON record: orjson (fast), and the standard library where orjson is stricter (NaN,
-    integers beyond 64 bits); ValueError if neither accepts it."""
+    integers beyond 64 bits, lone surrogates); ValueError if neither accepts it."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        return _replace_lone_surrogates(json.loads(text))
+
+
+# A JSON escape such as "\ud800" without its other half decodes to a lone surrogate: a Python string that
+# no UTF-8 encoder, Arrow or Parquet accepts. It is replaced by U+FFFD, as a UTF-8 decoder with
+# errors="replace" does with invalid bytes, everywhere in the record (text, id, other fields).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_lone_surrogates(value):
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(v) for v in value]
+    return value
 
 
 def _dumps(obj) -> str:

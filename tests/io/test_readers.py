@@ -293,3 +293,30 @@ def test_a_fallback_encoding_decodes_what_utf8_cannot(tmp_path):
         "It\u2019s \u201cquoted\u201d",
         "caf\u00e9 in UTF-8",
     ]
+
+
+# --- regression tests of the bad-input audit (issue 12) ---------------------------------------------
+
+SURROGATE_LINES = [
+    b'{"id": "a", "text": "a lone \\ud800 in the text"}',
+    b'{"id": "b", "text": "a lone surrogate in another field", "x": "\\udc00", "\\ud801k": [1, "\\ud802"]}',
+    b'{"id": "\\ud800", "text": "a lone surrogate in the id"}',
+    b'{"id": "d", "text": "a real pair \\ud83d\\ude00 stays"}',
+]
+
+
+@pytest.mark.parametrize("id_key", [None, "id"])
+def test_lone_surrogates_are_replaced_and_the_record_kept(tmp_path, id_key):
+    path = write_jsonl(tmp_path / "s.jsonl", [], SURROGATE_LINES)
+    docs, bad, n = read_all([path], ReadOptions(id_key=id_key))
+    assert bad == [] and n == 4
+    assert [d["text"] for d in docs] == [
+        "a lone \ufffd in the text",
+        "a lone surrogate in another field",
+        "a lone surrogate in the id",
+        "a real pair \U0001f600 stays",
+    ]
+    assert json.loads(docs[1]["meta"])["x"] == "\ufffd"
+    assert json.loads(docs[1]["meta"])["\ufffdk"] == [1, "\ufffd"]
+    if id_key:
+        assert [d["id"] for d in docs] == ["a", "b", "\ufffd", "d"]
