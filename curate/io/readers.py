@@ -216,6 +216,8 @@ def _add_json_record(line: bytes, offset: int, source: str, opts: ReadOptions, b
         doc_id = obj.get(opts.id_key)
         if type(doc_id) is int:
             doc_id = str(doc_id)
+        elif type(doc_id) is float:  # orjson reads an integer beyond 64 bits as a float: parse it again
+            return _add_json_record_checked(line.rstrip(b"\r\n"), offset, source, opts, builder)
         elif type(doc_id) is not str or not doc_id:
             return _add_mapping_checked(obj, offset, source, opts, builder, line.rstrip(b"\r\n"))
         known = 2
@@ -233,6 +235,8 @@ def _add_json_record_checked(
         return
     try:
         obj = _loads(decoded)
+        if opts.id_key and type(obj) is dict and type(obj.get(opts.id_key)) is float:
+            obj = _replace_lone_surrogates(json.loads(decoded))  # exact integers beyond 64 bits
     except ValueError as err:
         builder.quarantine(source, offset, S.MALFORMED_JSON, str(err), line)
         return
@@ -268,7 +272,7 @@ def _add_mapping(obj: dict, offset: int, source: str, opts: ReadOptions, builder
         doc_id = f"{source}#{offset}"
     else:
         value = obj.get(opts.id_key)
-        if value is None or value == "" or isinstance(value, (dict, list, float)):
+        if value is None or value == "" or isinstance(value, (dict, list, float, bool)):
             return bad(S.MISSING_ID, f"no usable '{opts.id_key}' field")
         doc_id = str(value)
     rest = {k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key}

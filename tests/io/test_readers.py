@@ -320,3 +320,23 @@ def test_lone_surrogates_are_replaced_and_the_record_kept(tmp_path, id_key):
     assert json.loads(docs[1]["meta"])["\ufffdk"] == [1, "\ufffd"]
     if id_key:
         assert [d["id"] for d in docs] == ["a", "b", "\ufffd", "d"]
+
+
+def test_ids_are_strings_and_big_integer_ids_survive_exactly(tmp_path):
+    big = "123456789012345678901234567890"
+    path = write_jsonl(
+        tmp_path / "ids.jsonl",
+        [],
+        [
+            b'{"id": ' + big.encode() + b', "text": "a 30-digit integer id", "n": 1}',
+            b'{"id": -' + big.encode() + b', "text": "a negative one"}',
+            b'{"id": 7, "text": "an integer id"}',
+            b'{"id": "7", "text": "a string id with the same digits"}',
+            b'{"id": 1e30, "text": "a float id"}',
+            b'{"id": true, "text": "a boolean id"}',
+        ],
+    )
+    docs, bad, n = read_all([path], ReadOptions(id_key="id"))
+    assert [d["id"] for d in docs] == [big, "-" + big, "7", "7"]
+    assert json.loads(docs[0]["meta"]) == {"n": 1}
+    assert [b["reason"] for b in bad] == [S.MISSING_ID] * 2 and n == 6
