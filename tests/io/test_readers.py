@@ -340,3 +340,26 @@ def test_ids_are_strings_and_big_integer_ids_survive_exactly(tmp_path):
     assert [d["id"] for d in docs] == [big, "-" + big, "7", "7"]
     assert json.loads(docs[0]["meta"]) == {"n": 1}
     assert [b["reason"] for b in bad] == [S.MISSING_ID] * 2 and n == 6
+
+
+@pytest.mark.parametrize("records", [3, 3000])  # one zstd block, or many: both were read silently short
+def test_truncated_zstd_keeps_what_was_read_and_reports_the_file(tmp_path, records):
+    lines = [json.dumps({"text": f"record {i} " + f"words {i} " * 40}).encode() for i in range(records)]
+    data = zstandard.ZstdCompressor().compress(b"\n".join(lines) + b"\n")
+    path = tmp_path / "cut.jsonl.zst"
+    path.write_bytes(data[: len(data) // 2])
+    docs, bad, n = read_all([path])
+    assert [b["reason"] for b in bad] == [S.UNREADABLE_FILE]
+    assert "cut.jsonl.zst" in bad[0]["detail"] and "truncated" in bad[0]["detail"]
+    assert n == len(docs) + 1 and len(docs) < records
+    assert [d["text"] for d in docs] == [json.loads(x)["text"] for x in lines[: len(docs)]]
+    if records > 1000:
+        assert len(docs) > 0
+
+
+def test_zstd_files_of_several_frames_are_read_whole(tmp_path):
+    frames = [zstandard.ZstdCompressor().compress(b'{"text": "frame %d"}\n' % i) for i in range(3)]
+    path = tmp_path / "frames.jsonl.zst"
+    path.write_bytes(b"".join(frames))
+    docs, bad, n = read_all([path])
+    assert [d["text"] for d in docs] == ["frame 0", "frame 1", "frame 2"] and bad == [] and n == 3
