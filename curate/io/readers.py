@@ -203,11 +203,15 @@ except ImportError:  # pragma: no cover - zstandard is a core dependency
     pass
 
 
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some editors write at the start of a file
+
+
 def _line_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: _BatchBuilder, add_record):
     """Each line whose first byte lies in [unit.start, unit.stop) is one record, keyed by its byte offset.
 
-    `add_record(line, offset, ...)` gets the line with its line break; blank lines are skipped. Yields
-    whenever the batch is full (and once after a read error)."""
+    `add_record(line, offset, ...)` gets the line with its line break, and without the file's UTF-8 byte
+    order mark (offsets still count its bytes); blank lines are skipped. Yields whenever the batch is full
+    (and once after a read error)."""
     pos = unit.start
     try:
         with _open_binary(f) as stream:
@@ -219,8 +223,9 @@ def _line_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: _Ba
             for line in stream:
                 if stop is not None and pos >= stop:
                     break
-                if not line.isspace():
-                    add_record(line, pos, f.source, opts, builder)
+                record = line[len(_BOM) :] if pos == 0 and line.startswith(_BOM) else line
+                if record and not record.isspace():
+                    add_record(record, pos, f.source, opts, builder)
                     if builder.full():
                         yield
                 pos += len(line)
@@ -346,7 +351,7 @@ def _text_file_record(f: InputFile, builder: _BatchBuilder):
         builder.quarantine(f.source, 0, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
         yield
         return
-    text = _decode(data.removeprefix(b"\xef\xbb\xbf"), 0, f.source, builder)
+    text = _decode(data.removeprefix(_BOM), 0, f.source, builder)
     if text is not None:
         if text.strip():
             builder.good(f.source, text, f.source, None)

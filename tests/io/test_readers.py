@@ -363,3 +363,20 @@ def test_zstd_files_of_several_frames_are_read_whole(tmp_path):
     path.write_bytes(b"".join(frames))
     docs, bad, n = read_all([path])
     assert [d["text"] for d in docs] == ["frame 0", "frame 1", "frame 2"] and bad == [] and n == 3
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("compress", [None, gzip.compress])
+def test_a_utf8_bom_is_stripped_from_jsonl_and_text_lines(tmp_path, compress):
+    jsonl = BOM + b'{"text": "first record"}\n{"text": "second record"}\n'
+    lines = BOM + b"first line\nsecond line\n"
+    suffix = ".gz" if compress else ""
+    (tmp_path / f"a.jsonl{suffix}").write_bytes(compress(jsonl) if compress else jsonl)
+    (tmp_path / f"b.txt{suffix}").write_bytes(compress(lines) if compress else lines)
+    docs, bad, n = read_all([tmp_path / f"a.jsonl{suffix}"])
+    assert bad == [] and [d["text"] for d in docs] == ["first record", "second record"] and n == 2
+    assert docs[0]["id"] == f"a.jsonl{suffix}#0"  # offsets still count the BOM's bytes
+    docs, bad, n = read_all([tmp_path / f"b.txt{suffix}"], ReadOptions(text_unit="line"))
+    assert bad == [] and [d["text"] for d in docs] == ["first line", "second line"] and n == 2
