@@ -380,11 +380,32 @@ def _parquet_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: 
     add = _add_passthrough_batch if opts.passthrough is not None else _add_parquet_batch
     try:
         for batch in pf.iter_batches(batch_size=opts.batch_rows, row_groups=groups, use_threads=False):
+            batch = _plain_strings(batch, (opts.text_key, opts.id_key or "id"))
             yield from add(batch, offset, f.source, opts, builder, has_text)
             offset += batch.num_rows
     except Exception as err:
         builder.quarantine(f.source, offset, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
         yield
+
+
+def _plain_strings(batch: pa.RecordBatch, names: tuple[str, ...]) -> pa.RecordBatch:
+    """The batch with the named columns as plain strings where Arrow holds them otherwise: a dictionary of
+    strings (how a Parquet writer stores a column with few distinct values) or a string view."""
+    for name in names:
+        i = batch.schema.get_field_index(name)
+        if i < 0:
+            continue
+        t = batch.schema.field(i).type
+        values = t.value_type if pa.types.is_dictionary(t) else t
+        if (t == values and not pa.types.is_string_view(t)) or not _is_text_type(values):
+            continue  # already plain (string, large_string), or not text at all
+        column = batch.column(i).cast(pa.large_string() if pa.types.is_large_string(values) else pa.string())
+        batch = batch.set_column(i, pa.field(name, column.type), column)
+    return batch
+
+
+def _is_text_type(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 def _add_parquet_batch(batch: pa.RecordBatch, first: int, source, opts, builder, has_text: bool):
@@ -396,7 +417,7 @@ def _add_parquet_batch(batch: pa.RecordBatch, first: int, source, opts, builder,
             yield
         return
     text_type = batch.schema.field(opts.text_key).type
-    if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+    if not _is_text_type(text_type):
         for i, row in enumerate(rows):
             builder.quarantine(
                 source, first + i, S.TEXT_NOT_STRING, f"column type {text_type}", _json_bytes(row)
@@ -411,7 +432,7 @@ def _add_parquet_batch(batch: pa.RecordBatch, first: int, source, opts, builder,
 def _add_passthrough_batch(batch: pa.RecordBatch, first: int, source, opts, builder, has_text: bool):
     """Column-wise: keep typed columns; only the rows that fail validation go through Python."""
     text_type = batch.schema.field(opts.text_key).type if has_text else None
-    if text_type is None or not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+    if text_type is None or not _is_text_type(text_type):
         yield from _add_parquet_batch(batch, first, source, opts, builder, has_text)  # every row is bad
         return
     table = pa.Table.from_batches([batch])

@@ -23,7 +23,7 @@ def read_all(paths, opts=ReadOptions(), partition_bytes=64 << 20, fmt="auto"):
     docs, bad, n = [], [], 0
     for unit in plan_units(files, partition_bytes, opts.text_unit):
         for batch in read_unit(unit, opts):
-            assert batch.docs.schema == S.DOC_SCHEMA
+            assert batch.docs.schema == opts.doc_schema
             assert batch.quarantine.schema == S.QUARANTINE_SCHEMA
             docs += batch.docs.to_pylist()
             bad += batch.quarantine.to_pylist()
@@ -380,3 +380,25 @@ def test_a_utf8_bom_is_stripped_from_jsonl_and_text_lines(tmp_path, compress):
     assert docs[0]["id"] == f"a.jsonl{suffix}#0"  # offsets still count the BOM's bytes
     docs, bad, n = read_all([tmp_path / f"b.txt{suffix}"], ReadOptions(text_unit="line"))
     assert bad == [] and [d["text"] for d in docs] == ["first line", "second line"] and n == 2
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda xs: pa.array(xs).dictionary_encode(),
+        lambda xs: pa.array(xs, pa.large_string()),
+        lambda xs: pa.array(xs, pa.string_view()),
+    ],
+    ids=["dictionary", "large_string", "string_view"],
+)
+@pytest.mark.parametrize("passthrough", [None, pa.schema([("score", pa.float64())])])
+def test_parquet_string_columns_of_every_arrow_encoding_are_text(tmp_path, encode, passthrough):
+    texts = ["the same text", "another text", "the same text", "  "]
+    path = tmp_path / "enc.parquet"
+    table = pa.table(
+        {"id": encode(["a", "b", "c", "d"]), "text": encode(texts), "score": [0.1, 0.2, 0.3, 0.4]}
+    )
+    pq.write_table(table, path)
+    docs, bad, n = read_all([path], ReadOptions(id_key="id", passthrough=passthrough))
+    assert [(d["id"], d["text"]) for d in docs] == [("a", texts[0]), ("b", texts[1]), ("c", texts[2])]
+    assert [b["reason"] for b in bad] == [S.EMPTY_TEXT] and n == 4
