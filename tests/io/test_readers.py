@@ -402,3 +402,24 @@ def test_parquet_string_columns_of_every_arrow_encoding_are_text(tmp_path, encod
     docs, bad, n = read_all([path], ReadOptions(id_key="id", passthrough=passthrough))
     assert [(d["id"], d["text"]) for d in docs] == [("a", texts[0]), ("b", texts[1]), ("c", texts[2])]
     assert [b["reason"] for b in bad] == [S.EMPTY_TEXT] and n == 4
+
+
+@pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.zst", "a.txt", "a.parquet"])
+def test_a_file_that_cannot_be_opened_when_read_is_an_unreadable_file_record(tmp_path, monkeypatch, name):
+    from curate.io import readers
+
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        pq.write_table(pa.table({"text": ["one"]}), path)
+    else:
+        path.write_bytes(b"x")
+    unit = plan_units(discover([str(path)]), 1 << 20)[0]
+
+    def denied(*args, **kwargs):  # its permissions changed after the run started (root ignores chmod 000)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(readers, "_open_binary", denied)
+    monkeypatch.setattr(readers.pq, "ParquetFile", denied)
+    bad = [r for b in read_unit(unit, ReadOptions()) for r in b.quarantine.to_pylist()]
+    assert [(b["reason"], b["source"]) for b in bad] == [(S.UNREADABLE_FILE, name)]
+    assert "Permission denied" in bad[0]["detail"]

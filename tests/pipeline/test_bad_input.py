@@ -52,3 +52,12 @@ def test_lone_surrogates_do_not_crash_dedup_or_run(tmp_path):
         )
     )
     assert run["balanced"] and balanced(run["counts"]) and run["counts"]["input"] == len(PROSE) + 3
+
+
+def test_an_input_file_that_cannot_be_opened_is_one_sentence_and_exit_2(tmp_path):
+    write_jsonl(tmp_path / "d" / "good.jsonl", [{"text": t} for t in PROSE])
+    (tmp_path / "d" / "gone.jsonl").symlink_to(tmp_path / "moved-away.jsonl")
+    result = invoke("dedup", tmp_path / "d", "--output", tmp_path / "ws", "--workers", "0", "-q")
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "Traceback" not in result.output
+    assert "cannot read input file" in result.output and "gone.jsonl" in result.output
