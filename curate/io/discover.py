@@ -40,7 +40,8 @@ class InputFile:
     source: str  # path relative to the common root of all inputs, POSIX separators; part of derived ids
     format: str  # jsonl | parquet | text
     compression: str | None  # gzip | zstd | None
-    size: int  # bytes on disk
+    size: int  # bytes on disk, when the run started
+    mtime_ns: int  # modification time (ns since the epoch), when the run started: readers check both
 
 
 @dataclass(frozen=True)
@@ -197,16 +198,12 @@ def discover(specs: list[str], fmt: str = "auto") -> list[InputFile]:
             "files (optionally .gz or .zst)."
         )
     root = os.path.commonpath([os.path.dirname(p) for p, _, _ in chosen])
-    return [
-        InputFile(
-            path=p,
-            source=Path(os.path.relpath(p, root)).as_posix(),
-            format=kind,
-            compression=compression,
-            size=_stat_readable(p).st_size,
-        )
-        for p, kind, compression in chosen
-    ]
+    files = []
+    for p, kind, compression in chosen:
+        st = _stat_readable(p)
+        source = Path(os.path.relpath(p, root)).as_posix()
+        files.append(InputFile(p, source, kind, compression, st.st_size, st.st_mtime_ns))
+    return files
 
 
 def plan_units(files: list[InputFile], partition_bytes: int, text_unit: str = "file") -> list[InputUnit]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import schema as S
+from curate.errors import InputChanged
 from curate.io.discover import InputFile, InputUnit
 
 
@@ -112,9 +114,13 @@ class _BatchBuilder:
 
 
 def read_unit(unit: InputUnit, opts: ReadOptions) -> Iterator[ReadBatch]:
-    """Yield batches of the unit's records; the last batch may be short. Never raises on bad input."""
+    """Yield batches of the unit's records; the last batch may be short. Never raises on bad input.
+
+    Raises InputChanged if a file's size or modification time is not what discovery saw (checked before
+    and after the file is read): the unit was planned from the old file."""
     builder = _BatchBuilder(opts)
     for f in unit.files:
+        check_unchanged(f)
         if f.format == "parquet":
             records = _parquet_records(f, unit, opts, builder)
         elif f.format == "jsonl":
@@ -126,8 +132,26 @@ def read_unit(unit: InputUnit, opts: ReadOptions) -> Iterator[ReadBatch]:
         for _ in records:
             if builder.full():
                 yield builder.take()
+        check_unchanged(f)
     if len(builder) or not unit.files:
         yield builder.take()
+
+
+def check_unchanged(f: InputFile) -> None:
+    """Raise InputChanged, naming the file, if its size or modification time changed since discovery."""
+    try:
+        st = os.stat(f.path)
+    except OSError as err:
+        raise InputChanged(
+            f"input file '{f.path}' changed after the run started: it can no longer be found "
+            f"({err.strerror}); restore it and resume the run, or start a new run"
+        ) from None
+    if st.st_size != f.size or st.st_mtime_ns != f.mtime_ns:
+        what = f"{f.size} bytes, now {st.st_size}" if st.st_size != f.size else "modified"
+        raise InputChanged(
+            f"input file '{f.path}' changed after the run started ({what}); restore it and resume the run, "
+            "or start a new run"
+        )
 
 
 # --- line formats: JSONL and line-per-document text ------------------------------------------------

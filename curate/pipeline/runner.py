@@ -221,9 +221,12 @@ class Runner:
             )
         before = {f["path"]: f["fingerprint"] for f in manifest["inputs"]}
         now = {f["path"]: f["fingerprint"] for f in inputs}
-        if before != now:
+        changed = sorted(p for p in before.keys() | now.keys() if before.get(p) != now.get(p))
+        if changed:
             raise UserError(
-                f"the input files changed since run {run.root.name} started; start a new run (drop --resume)."
+                f"the input files changed since run {run.root.name} started ('{changed[0]}'"
+                f"{f' and {len(changed) - 1} more' if len(changed) > 1 else ''}); restore them to resume, "
+                "or start a new run (drop --resume)."
             )
 
     # --- passes ---------------------------------------------------------------------------------------

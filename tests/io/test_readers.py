@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,7 +12,7 @@ import pytest
 import zstandard
 
 from curate import schema as S
-from curate.errors import InputError
+from curate.errors import InputChanged, InputError
 from curate.io.discover import discover, plan_units
 from curate.io.readers import ReadOptions, read_unit
 from tests.conftest import PROSE, write_jsonl
@@ -423,3 +424,36 @@ def test_a_file_that_cannot_be_opened_when_read_is_an_unreadable_file_record(tmp
     bad = [r for b in read_unit(unit, ReadOptions()) for r in b.quarantine.to_pylist()]
     assert [(b["reason"], b["source"]) for b in bad] == [(S.UNREADABLE_FILE, name)]
     assert "Permission denied" in bad[0]["detail"]
+
+
+def _rewrite(path, data: bytes, mtime_step: int = 5) -> None:
+    """Write `data` to `path` and move its modification time (coarse file systems keep seconds)."""
+    st = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + mtime_step * 10**9))
+
+
+@pytest.mark.parametrize("change", ["appended", "same_size_rewrite", "truncated_while_read"])
+@pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz", "a.txt", "a.parquet"])
+def test_an_input_file_changed_after_discovery_is_an_error_naming_it(tmp_path, name, change):
+    path = tmp_path / name
+    lines = [json.dumps({"text": f"record {i:03d}"}).encode() for i in range(60)]
+    if name.endswith(".parquet"):
+        pq.write_table(pa.table({"text": [f"record {i:03d}" for i in range(60)]}), path, row_group_size=10)
+    else:
+        data = b"\n".join(lines) + b"\n"
+        path.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
+    original = path.read_bytes()
+    unit = plan_units(discover([str(path)]), 1 << 30, "file")[0]
+    batches = read_unit(unit, ReadOptions(batch_rows=10))
+    if change == "truncated_while_read":
+        if name.endswith(".txt"):
+            pytest.skip("a text file is one document, read in one call")
+        next(batches)
+        _rewrite(path, original[: len(original) // 2])
+    elif change == "appended":
+        _rewrite(path, original + original[-30:])
+    else:
+        _rewrite(path, original.replace(b"record 001", b"record 100"))
+    with pytest.raises(InputChanged, match=f"input file '{path}' changed after the run started"):
+        list(batches)
