@@ -4,6 +4,10 @@ Every record read ends in exactly one of the two tables of a batch, so `n_input 
 len(quarantine)` holds for every batch. A file that fails part-way (a truncated gzip, a corrupt Parquet
 footer) keeps the records read before the failure and adds one `unreadable_file` record naming the file and
 the offset. Memory is bounded by the batch size, not by the file size.
+
+Ids are unique by contract, but a unit cannot see the ids of other units: each batch also logs the id,
+source and offset of every record whose id came from the data (`ReadBatch.ids`), and the caller, having
+grouped the logs of all units, names the repeated copies of a unit when it reads it again (`repeated`).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import orjson
 import pyarrow as pa
@@ -46,10 +51,26 @@ class ReadOptions:
         return pa.schema(list(S.DOC_SCHEMA) + [f for f in self.passthrough if f.name not in S.DOC_COLUMNS])
 
 
+# The id of a record whose id came from the data (not derived from its source and offset), where it was read.
+ID_LOG_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("offset", pa.int64())])
+
+
+class Repeat(NamedTuple):
+    """What to do with a record whose id an earlier record already has (see curate.pipeline.unique_ids)."""
+
+    first: str  # where the id was first read, "source#offset"
+    new_id: str | None  # the record's new id; None: quarantine it as duplicate_id
+
+
+# (source, offset) of a repeated copy -> what to do with it
+RepeatedIds = Mapping[tuple[str, int], Repeat]
+
+
 @dataclass
 class ReadBatch:
     docs: pa.Table  # DOC_SCHEMA
     quarantine: pa.Table  # QUARANTINE_SCHEMA
+    ids: pa.Table = field(default_factory=ID_LOG_SCHEMA.empty_table)  # ID_LOG_SCHEMA, in reading order
 
     @property
     def n_input(self) -> int:
@@ -59,8 +80,9 @@ class ReadBatch:
 class _BatchBuilder:
     """Accumulates good documents and quarantined records until a batch is full."""
 
-    def __init__(self, opts: ReadOptions):
+    def __init__(self, opts: ReadOptions, repeated: RepeatedIds | None = None):
         self.opts = opts
+        self.repeated = repeated or {}
         self._reset()
 
     def _reset(self) -> None:
@@ -68,15 +90,42 @@ class _BatchBuilder:
         self.n_table_rows = 0
         self.docs: dict[str, list] = {name: [] for name in S.DOC_COLUMNS}
         self.bad: dict[str, list] = {name: [] for name in S.QUARANTINE_SCHEMA.names}
+        self.id_log: dict[str, list] = {name: [] for name in ID_LOG_SCHEMA.names}
         self.text_bytes = 0
 
-    def good(self, doc_id: str, text: str, source: str, meta: str | None) -> None:
+    def good(
+        self, doc_id: str, text: str, source: str, meta: str | None, offset: int | None = None, raw=None
+    ) -> None:
+        """A document. `offset` is given when its id came from the data: the id is logged, and a repeated
+        copy is re-keyed, or quarantined with `raw` (bytes, or the record as a mapping)."""
+        if offset is not None:
+            self.log_ids([doc_id], source, [offset])
+            if (source, offset) in self.repeated:
+                doc_id = self.settle_repeat(doc_id, source, offset, raw)
+                if doc_id is None:
+                    return
         d = self.docs
         d["id"].append(doc_id)
         d["text"].append(text)
         d["source"].append(source)
         d["meta"].append(meta)
         self.text_bytes += len(text)
+
+    def log_ids(self, ids: list, source: str, offsets: list) -> None:
+        log = self.id_log
+        log["id"] += ids
+        log["source"] += [source] * len(ids)
+        log["offset"] += offsets
+
+    def settle_repeat(self, doc_id: str, source: str, offset: int, raw) -> str | None:
+        """The new id of a repeated copy, or None once it is quarantined as duplicate_id."""
+        repeat = self.repeated[(source, offset)]
+        if repeat.new_id is not None:
+            return repeat.new_id
+        raw = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else _json_bytes(raw)
+        detail = f"id '{doc_id}' is already the id of the record at {repeat.first}"
+        self.quarantine(source, offset, S.DUPLICATE_ID, detail, raw)
+        return None
 
     def good_table(self, table: pa.Table) -> None:
         """Documents already in `opts.doc_schema` (pass-through Parquet)."""
@@ -105,7 +154,11 @@ class _BatchBuilder:
                 docs = docs.append_column(f, pa.nulls(docs.num_rows, f.type))
         if self.tables:
             docs = pa.concat_tables([docs, *self.tables]) if docs.num_rows else pa.concat_tables(self.tables)
-        batch = ReadBatch(docs, pa.Table.from_pydict(self.bad, schema=S.QUARANTINE_SCHEMA))
+        batch = ReadBatch(
+            docs,
+            pa.Table.from_pydict(self.bad, schema=S.QUARANTINE_SCHEMA),
+            pa.Table.from_pydict(self.id_log, schema=ID_LOG_SCHEMA),
+        )
         self._reset()
         return batch
 
@@ -113,12 +166,13 @@ class _BatchBuilder:
         return len(self.docs["id"]) + len(self.bad["id"]) + self.n_table_rows
 
 
-def read_unit(unit: InputUnit, opts: ReadOptions) -> Iterator[ReadBatch]:
+def read_unit(unit: InputUnit, opts: ReadOptions, repeated: RepeatedIds | None = None) -> Iterator[ReadBatch]:
     """Yield batches of the unit's records; the last batch may be short. Never raises on bad input.
 
+    `repeated` names the records whose id an earlier record of the input has, and what becomes of them.
     Raises InputChanged if a file's size or modification time is not what discovery saw (checked before
     and after the file is read): the unit was planned from the old file."""
-    builder = _BatchBuilder(opts)
+    builder = _BatchBuilder(opts, repeated)
     for f in unit.files:
         check_unchanged(f)
         if f.format == "parquet":
@@ -302,7 +356,10 @@ def _add_json_record(line: bytes, offset: int, source: str, opts: ReadOptions, b
     meta = None
     if len(obj) > known:
         meta = _dumps({k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key})
-    builder.good(doc_id, text, source, meta)
+    if known == 1:
+        builder.good(doc_id, text, source, meta)
+    else:
+        builder.good(doc_id, text, source, meta, offset, line)
 
 
 def _add_json_record_checked(
@@ -346,15 +403,14 @@ def _add_mapping(obj: dict, offset: int, source: str, opts: ReadOptions, builder
         return bad(S.TEXT_NOT_STRING, f"'{opts.text_key}' is {type(text).__name__}")
     if not text.strip():
         return bad(S.EMPTY_TEXT, "text is empty or whitespace")
-    if opts.id_key is None:
-        doc_id = f"{source}#{offset}"
-    else:
-        value = obj.get(opts.id_key)
-        if value is None or value == "" or isinstance(value, (dict, list, float, bool)):
-            return bad(S.MISSING_ID, f"no usable '{opts.id_key}' field")
-        doc_id = str(value)
     rest = {k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key}
-    builder.good(doc_id, text, source, _dumps(rest) if rest else None)
+    meta = _dumps(rest) if rest else None
+    if opts.id_key is None:
+        return builder.good(f"{source}#{offset}", text, source, meta)
+    value = obj.get(opts.id_key)
+    if value is None or value == "" or isinstance(value, (dict, list, float, bool)):
+        return bad(S.MISSING_ID, f"no usable '{opts.id_key}' field")
+    builder.good(str(value), text, source, meta, offset, raw if raw is not None else obj)
 
 
 def _add_text_line(line: bytes, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder):
@@ -474,6 +530,11 @@ def _add_passthrough_batch(batch: pa.RecordBatch, first: int, source, opts, buil
         yield
     good = table.filter(pc.invert(bad))
     ids = pc.filter(ids, pc.invert(bad))
+    if id_key is not None:  # ids from the data: log them, settle repeated copies
+        offsets = pc.add(pc.indices_nonzero(pc.invert(bad)), first).cast(pa.int64()).to_pylist()
+        builder.log_ids(ids.to_pylist(), source, offsets)
+        if builder.repeated:
+            good, ids = _settle_repeats_in_table(good, ids, offsets, source, builder)
     n = good.num_rows
     defaults = {"id": ids, "text": good.column(opts.text_key), "source": pa.array([source] * n, pa.string())}
     columns = {}
@@ -486,6 +547,19 @@ def _add_passthrough_batch(batch: pa.RecordBatch, first: int, source, opts, buil
             columns[f.name] = pa.nulls(n, f.type)
     builder.good_table(pa.table(columns, schema=opts.doc_schema))
     yield
+
+
+def _settle_repeats_in_table(table: pa.Table, ids, offsets: list[int], source: str, builder: _BatchBuilder):
+    """Re-key or quarantine the repeated copies among a table's rows; (rows kept, their ids)."""
+    new_ids = ids.to_pylist()
+    keep = [True] * table.num_rows
+    for k, offset in enumerate(offsets):
+        if (source, offset) in builder.repeated:
+            row = table.slice(k, 1).to_pylist()[0]
+            new_ids[k] = builder.settle_repeat(new_ids[k], source, offset, row)
+            keep[k] = new_ids[k] is not None
+    mask = pa.array(keep)
+    return table.filter(mask), pa.array(new_ids, pa.string()).filter(mask)
 
 
 def _json_bytes(row: dict) -> bytes:

@@ -14,7 +14,7 @@ import zstandard
 from curate import schema as S
 from curate.errors import InputChanged, InputError
 from curate.io.discover import discover, plan_units
-from curate.io.readers import ReadOptions, read_unit
+from curate.io.readers import ReadOptions, Repeat, read_unit
 from tests.conftest import PROSE, write_jsonl
 
 
@@ -457,3 +457,50 @@ def test_an_input_file_changed_after_discovery_is_an_error_naming_it(tmp_path, n
         _rewrite(path, original.replace(b"record 001", b"record 100"))
     with pytest.raises(InputChanged, match=f"input file '{path}' changed after the run started"):
         list(batches)
+
+
+def _read_with(unit, opts, repeated=None):
+    batches = list(read_unit(unit, opts, repeated))
+    docs = [d for b in batches for d in b.docs.to_pylist()]
+    bad = [q for b in batches for q in b.quarantine.to_pylist()]
+    ids = [i for b in batches for i in b.ids.to_pylist()]
+    return docs, bad, ids
+
+
+def test_ids_from_the_data_are_logged_and_repeated_copies_quarantined_or_rekeyed(tmp_path):
+    records = [{"id": "x", "text": "one"}, {"id": "x", "text": "two"}, {"id": 7, "text": "three"}]
+    path = write_jsonl(tmp_path / "a.jsonl", records)
+    second = len(json.dumps(records[0]).encode()) + 1
+    unit = plan_units(discover([str(path)]), 1 << 20)[0]
+    opts = ReadOptions(id_key="id")
+    docs, bad, ids = _read_with(unit, opts)
+    logged = [("x", 0), ("x", second), ("7", 2 * second)]
+    assert [(i["id"], i["offset"]) for i in ids] == logged and {i["source"] for i in ids} == {"a.jsonl"}
+    assert [d["id"] for d in docs] == ["x", "x", "7"] and bad == []
+
+    docs, bad, ids = _read_with(unit, opts, {("a.jsonl", second): Repeat("a.jsonl#0", None)})
+    assert [d["text"] for d in docs] == ["one", "three"]
+    assert [(b["reason"], b["offset"]) for b in bad] == [(S.DUPLICATE_ID, second)]
+    assert bad[0]["raw"] == json.dumps(records[1]).encode()
+    assert bad[0]["detail"] == "id 'x' is already the id of the record at a.jsonl#0"
+    assert [(i["id"], i["offset"]) for i in ids] == logged  # the log is of what was read
+
+    docs, bad, _ = _read_with(unit, opts, {("a.jsonl", second): Repeat("a.jsonl#0", f"x@a.jsonl#{second}")})
+    assert [d["id"] for d in docs] == ["x", f"x@a.jsonl#{second}", "7"] and bad == []
+    assert _read_with(unit, ReadOptions())[2] == []  # derived ids are unique by construction
+
+
+@pytest.mark.parametrize("passthrough", [None, pa.schema([("score", pa.float64())])])
+def test_repeated_parquet_ids_are_quarantined_or_rekeyed(tmp_path, passthrough):
+    path = tmp_path / "p.parquet"
+    pq.write_table(
+        pa.table({"id": ["a", "b", "a"], "text": ["one", "two", "three"], "score": [1.0, 2.0, 3.0]}), path
+    )
+    unit = plan_units(discover([str(path)]), 1 << 20)[0]
+    opts = ReadOptions(id_key="id", passthrough=passthrough)
+    docs, bad, ids = _read_with(unit, opts, {("p.parquet", 2): Repeat("p.parquet#0", None)})
+    assert [(i["id"], i["offset"]) for i in ids] == [("a", 0), ("b", 1), ("a", 2)]
+    assert [d["text"] for d in docs] == ["one", "two"]
+    assert [(b["reason"], b["offset"]) for b in bad] == [(S.DUPLICATE_ID, 2)]
+    docs, bad, _ = _read_with(unit, opts, {("p.parquet", 2): Repeat("p.parquet#0", "a@p.parquet#2")})
+    assert [d["id"] for d in docs] == ["a", "b", "a@p.parquet#2"] and bad == []

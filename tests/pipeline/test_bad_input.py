@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 
+import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from curate.cli import main
@@ -116,3 +117,92 @@ def test_an_input_file_changed_during_a_run_fails_it_cleanly_and_resume_works(tm
     )
     assert resumed["run_id"] == run_dir.name and resumed["balanced"]
     assert resumed["counts"]["input"] == 3 * len(PROSE) and resumed["counts"]["kept"] == 3 * len(PROSE)
+
+
+def repeated_id_corpus(root):
+    write_jsonl(
+        root / "a.jsonl",
+        [
+            {"id": "a0", "text": PROSE[0]},  # unique text; its id is repeated below
+            {"id": "a0", "text": PROSE[1]},  # repeated id: quarantined
+            {"id": "0a", "text": PROSE[1]},  # same text as the copy above: must stay, nothing duplicates it
+            {"id": "c", "text": PROSE[2]},
+            {"id": "c", "text": PROSE[2]},  # same id, same text: quarantined, not silently kept twice
+            {"id": 7, "text": PROSE[3]},
+            {"id": "7", "text": PROSE[4]},  # ids are strings: "7" repeats 7
+        ],
+    )
+    write_jsonl(root / "b.jsonl", [{"id": "a0", "text": PROSE[5]}])  # repeated across files
+    return root
+
+
+def test_a_repeated_id_is_quarantined_and_never_steers_dedup(tmp_path):
+    data = repeated_id_corpus(tmp_path / "data")
+    ws = tmp_path / "ws"
+    status = status_of(
+        invoke("dedup", data, "--output", ws, "--id-key", "id", "--workers", "0", "-q", "--json")
+    )
+    assert status["balanced"] and status["counts"]["input"] == 8
+    assert status["counts"]["quarantined"] == {"duplicate_id": 4}
+    out = pq.read_table(sorted((ws / "latest" / "output").glob("*.parquet"))).to_pylist()
+    assert sorted((d["id"], d["text"]) for d in out) == sorted(
+        [("a0", PROSE[0]), ("0a", PROSE[1]), ("c", PROSE[2]), ("7", PROSE[3])]
+    )
+    bad = pq.read_table(sorted((ws / "latest" / "quarantine").glob("*.parquet"))).to_pylist()
+    assert sorted((b["source"], json.loads(b["raw"])["text"]) for b in bad) == sorted(
+        [("a.jsonl", PROSE[1]), ("a.jsonl", PROSE[2]), ("a.jsonl", PROSE[4]), ("b.jsonl", PROSE[5])]
+    )
+
+
+def test_repeated_ids_can_be_rekeyed_instead(tmp_path):
+    data = repeated_id_corpus(tmp_path / "data")
+    config = tmp_path / "p.yaml"
+    config.write_text(
+        f"name: rekey\ninput:\n  paths: [{data}]\n  id_key: id\n  duplicate_ids: rekey\n"
+        "  partition_mb: 0.0001\nstages:\n  - stage: exact_dedup\n"
+    )
+    status = status_of(invoke("run", config, "-w", tmp_path / "ws", "--workers", "0", "-q", "--json"))
+    assert status["balanced"] and status["counts"]["quarantined"] == {}
+    assert status["counts"]["removed"] == {"exact_duplicate": 2}  # the copies of PROSE[1] and of PROSE[2]
+    out = pq.read_table(sorted((tmp_path / "ws" / "latest" / "output").glob("*.parquet"))).to_pylist()
+    ids = sorted(d["id"] for d in out)
+    assert len(ids) == len(set(ids)) == 6
+    assert {"a0", "c", "7"} <= set(ids) and any(i.startswith("a0@b.jsonl#") for i in ids)
+
+
+def test_a_resumed_run_settles_repeated_ids_the_same_way(tmp_path):
+    data = repeated_id_corpus(tmp_path / "data")
+    flag = tmp_path / "crash-now"
+    flag.write_text("1")
+    config = tmp_path / "p.yaml"
+    config.write_text(
+        f"name: resume-ids\ninput:\n  paths: [{data}]\n  id_key: id\nstages:\n  - stage: exact_dedup\n"
+        f"  - stage: _test_fail_while_flag\n    flag_file: {flag}\n"
+    )
+    ws = tmp_path / "ws"
+    failed = invoke("run", config, "-w", ws, "--workers", "0", "-q")
+    assert failed.exit_code == 1 and "4 records repeat an earlier record's id" in failed.output
+    flag.unlink()
+    resumed = invoke("run", config, "-w", ws, "--workers", "0", "-q", "--json", "--resume", "last")
+    assert "2 of 2 units already done" in resumed.output and "repeat an earlier" not in resumed.output
+    status = status_of(resumed)
+    assert status["balanced"] and status["counts"]["quarantined"] == {"duplicate_id": 4}
+    assert status["counts"]["kept"] == 4
+
+
+@dataclass
+class FlagParams:
+    flag_file: str = option("", help="Raise while this file exists.")
+
+
+@register
+class FailWhileFlag(Stage):
+    """Test stage: raises while a flag file exists."""
+
+    name = "_test_fail_while_flag"
+    Params = FlagParams
+
+    def annotate(self, df):
+        if os.path.exists(self.params.flag_file):
+            raise RuntimeError("simulated crash")
+        return df
