@@ -99,8 +99,11 @@ class _BatchBuilder:
         """A document. `offset` is given when its id came from the data: the id is logged, and a repeated
         copy is re-keyed, or quarantined with `raw` (bytes, or the record as a mapping)."""
         if offset is not None:
-            self.log_ids([doc_id], source, [offset])
-            if (source, offset) in self.repeated:
+            log = self.id_log
+            log["id"].append(doc_id)
+            log["source"].append(source)
+            log["offset"].append(offset)
+            if self.repeated and (source, offset) in self.repeated:
                 doc_id = self.settle_repeat(doc_id, source, offset, raw)
                 if doc_id is None:
                     return
