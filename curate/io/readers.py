@@ -358,7 +358,10 @@ def _add_json_record(line: bytes, offset: int, source: str, opts: ReadOptions, b
         known = 2
     meta = None
     if len(obj) > known:
-        meta = _dumps({k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key})
+        try:
+            meta = _dumps({k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key})
+        except _TooDeep as err:
+            return builder.quarantine(source, offset, S.MALFORMED_JSON, str(err), line.rstrip(b"\r\n"))
     if known == 1:
         builder.good(doc_id, text, source, meta)
     else:
@@ -374,7 +377,7 @@ def _add_json_record_checked(
     try:
         obj = _loads(decoded)
         if opts.id_key and type(obj) is dict and type(obj.get(opts.id_key)) is float:
-            obj = _replace_lone_surrogates(json.loads(decoded))  # exact integers beyond 64 bits
+            obj = _loads(decoded, exact_integers=True)
     except ValueError as err:
         builder.quarantine(source, offset, S.MALFORMED_JSON, str(err), line)
         return
@@ -406,21 +409,29 @@ def _add_mapping(obj: dict, offset: int, source: str, opts: ReadOptions, builder
         return bad(S.TEXT_NOT_STRING, f"'{opts.text_key}' is {type(text).__name__}")
     if not text.strip():
         return bad(S.EMPTY_TEXT, "text is empty or whitespace")
+    if opts.id_key is not None:
+        value = obj.get(opts.id_key)
+        if value is None or value == "" or isinstance(value, (dict, list, float, bool)):
+            return bad(S.MISSING_ID, f"no usable '{opts.id_key}' field")
     rest = {k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key}
-    meta = _dumps(rest) if rest else None
+    try:
+        meta = _dumps(rest) if rest else None
+    except _TooDeep as err:
+        return bad(S.MALFORMED_JSON, str(err))
     if opts.id_key is None:
         return builder.good(f"{source}#{offset}", text, source, meta)
-    value = obj.get(opts.id_key)
-    if value is None or value == "" or isinstance(value, (dict, list, float, bool)):
-        return bad(S.MISSING_ID, f"no usable '{opts.id_key}' field")
     builder.good(str(value), text, source, meta, offset, raw if raw is not None else obj)
 
 
 def _add_text_line(line: bytes, offset: int, source: str, opts: ReadOptions, builder: _BatchBuilder):
     line = line.rstrip(b"\r\n")
     text = _decode(line, offset, source, builder)
-    if text is not None:
+    if text is None:
+        return
+    if text.strip():
         builder.good(f"{source}#{offset}", text, source, None)
+    else:  # blank only in Unicode (e.g. U+3000): ASCII-blank lines are not records at all
+        builder.quarantine(source, offset, S.EMPTY_TEXT, "line is whitespace", line)
 
 
 # --- text: one document per file ------------------------------------------------------------------
@@ -523,8 +534,8 @@ def _add_passthrough_batch(batch: pa.RecordBatch, first: int, source, opts, buil
     blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(text)), 0), True)
     id_key = opts.id_key or ("id" if "id" in table.column_names else None)
     if id_key is not None:
-        ids = table.column(id_key).cast(pa.string())
-        bad = pc.or_(blank, pc.is_null(ids))
+        ids = _usable_ids(table, id_key)
+        bad = pc.or_(blank, pc.fill_null(pc.equal(ids, ""), True))
     else:
         ids = pa.array([f"{source}#{first + i}" for i in range(table.num_rows)], pa.string())
         bad = blank
@@ -552,6 +563,15 @@ def _add_passthrough_batch(batch: pa.RecordBatch, first: int, source, opts, buil
     yield
 
 
+def _usable_ids(table: pa.Table, id_key: str) -> pa.ChunkedArray:
+    """The id column as strings, null where a row has no usable id: every row, when the column is missing
+    or of a type that is not an id (floats, booleans: the row-wise rules give them `missing_id`)."""
+    t = table.schema.field(id_key).type if id_key in table.column_names else None
+    if t is None or not (pa.types.is_integer(t) or _is_text_type(t)):
+        return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
+    return table.column(id_key).cast(pa.string())
+
+
 def _settle_repeats_in_table(table: pa.Table, ids, offsets: list[int], source: str, builder: _BatchBuilder):
     """Re-key or quarantine the repeated copies among a table's rows; (rows kept, their ids)."""
     new_ids = ids.to_pylist()
@@ -566,16 +586,26 @@ def _settle_repeats_in_table(table: pa.Table, ids, offsets: list[int], source: s
 
 
 def _json_bytes(row: dict) -> bytes:
-    return _dumps(row).encode("utf-8")
-
-
-def _loads(text: str):
-    """Parse one JSON record: orjson (fast), and the standard library where orjson is stricter (NaN,
-    integers beyond 64 bits, lone surrogates); ValueError if neither accepts it."""
+    """A record's bytes for quarantine, as JSON (or, nested too deeply for that, its repr)."""
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
+        return _dumps(row).encode("utf-8")
+    except _TooDeep:
+        return repr(row).encode("utf-8", "backslashreplace")
+
+
+def _loads(text: str, exact_integers: bool = False):
+    """Parse one JSON record: orjson (fast), and the standard library where orjson is stricter (NaN,
+    lone surrogates) or, with `exact_integers`, where it reads an integer beyond 64 bits as a float;
+    ValueError if neither accepts it."""
+    if not exact_integers:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    try:
         return _replace_lone_surrogates(json.loads(text))
+    except RecursionError:  # orjson stops at 1,024 levels; the standard library sooner, by recursing
+        raise ValueError("nested too deeply to parse (over 1,000 levels)") from None
 
 
 # A JSON escape such as "\ud800" without its other half decodes to a lone surrogate: a Python string that
@@ -585,17 +615,55 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _replace_lone_surrogates(value):
+    """`value` with U+FFFD for every lone surrogate in its strings and keys. Iterative: a record may nest
+    as deep as the parser allows. Lists and mappings are changed in place (they are freshly parsed)."""
     if isinstance(value, str):
         return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_lone_surrogates(v) for v in value]
+    todo = [value] if isinstance(value, (dict, list)) else []
+    while todo:
+        node = todo.pop()
+        items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        if isinstance(node, dict):
+            node.clear()  # rebuilt in the same order, keys repaired
+        for key, v in items:
+            if isinstance(v, str):
+                v = _LONE_SURROGATE.sub("\ufffd", v)
+            elif isinstance(v, (dict, list)):
+                todo.append(v)
+            if isinstance(key, str):
+                key = _LONE_SURROGATE.sub("\ufffd", key)
+            node[key] = v
     return value
 
 
+# Fields nested deeper than this are not stored: it is the depth orjson's encoder stops at, and the
+# standard library's (the fallback) recurses in Python, so deeper it may fail depending on the stack.
+MAX_NESTING = 254
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _nesting_depth(value) -> int:
+    """Levels of lists and mappings in `value` (a scalar is 0), counted without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if isinstance(node, dict):
+            node = node.values()
+        elif not isinstance(node, list):
+            continue
+        deepest = max(deepest, depth)
+        todo += [(child, depth + 1) for child in node]
+    return deepest
+
+
 def _dumps(obj) -> str:
+    """JSON text of a record's fields; _TooDeep (a ValueError) if they nest deeper than MAX_NESTING."""
     try:
         return orjson.dumps(obj, default=str).decode("utf-8")
-    except TypeError:  # e.g. integers beyond 64 bits, non-string keys
+    except TypeError:  # e.g. integers beyond 64 bits, non-string keys, too deep
+        if _nesting_depth(obj) > MAX_NESTING:
+            raise _TooDeep(f"fields nested deeper than {MAX_NESTING} levels") from None
         return json.dumps(obj, ensure_ascii=False, default=str)
