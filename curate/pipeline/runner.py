@@ -311,7 +311,7 @@ class Runner:
                     for j, s in enumerate(shards)
                 ]
             reports[p.phase] = self._run_tasks(run, p, tasks)
-            if p.global_stage is None and id_log_dir:
+            if p.global_stage is None and id_log_dir and tasks:
                 reports[p.phase] = self._settle_repeated_ids(run, p, tasks, reports[p.phase])
             shards = sorted(out for r in reports[p.phase] for out in r["outputs"])
             stage_rows += self._stage_rows(p, reports[p.phase], plan_seconds)
