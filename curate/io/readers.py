@@ -12,12 +12,6 @@ grouped the logs of all units, names the repeated copies of a unit when it reads
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
-import os
-import re
-import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -28,8 +22,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate import schema as S
-from curate.errors import InputChanged
 from curate.io.discover import InputFile, InputUnit
+from curate.io.json_values import TooDeep, dumps, json_bytes, loads
+from curate.io.streams import STREAM_ERRORS, check_unchanged, open_binary
 
 
 @dataclass(frozen=True)
@@ -125,7 +120,7 @@ class _BatchBuilder:
         repeat = self.repeated[(source, offset)]
         if repeat.new_id is not None:
             return repeat.new_id
-        raw = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else _json_bytes(raw)
+        raw = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else json_bytes(raw)
         detail = f"id '{doc_id}' is already the id of the record at {repeat.first}"
         self.quarantine(source, offset, S.DUPLICATE_ID, detail, raw)
         return None
@@ -194,94 +189,7 @@ def read_unit(unit: InputUnit, opts: ReadOptions, repeated: RepeatedIds | None =
         yield builder.take()
 
 
-def check_unchanged(f: InputFile) -> None:
-    """Raise InputChanged, naming the file, if its size or modification time changed since discovery."""
-    try:
-        st = os.stat(f.path)
-    except OSError as err:
-        raise InputChanged(
-            f"input file '{f.path}' changed after the run started: it can no longer be found "
-            f"({err.strerror}); restore it and resume the run, or start a new run"
-        ) from None
-    if st.st_size != f.size or st.st_mtime_ns != f.mtime_ns:
-        what = f"{f.size} bytes, now {st.st_size}" if st.st_size != f.size else "modified"
-        raise InputChanged(
-            f"input file '{f.path}' changed after the run started ({what}); restore it and resume the run, "
-            "or start a new run"
-        )
-
-
 # --- line formats: JSONL and line-per-document text ------------------------------------------------
-
-
-def _open_binary(f: InputFile) -> io.BufferedIOBase:
-    if f.compression == "gzip":
-        return gzip.open(f.path, "rb")
-    if f.compression == "zstd":
-        return io.BufferedReader(_ZstdFrames(f.path))
-    return open(f.path, "rb")
-
-
-class _ZstdFrames(io.RawIOBase):
-    """A zstd file of one or more frames, decompressed; EOFError where the file ends inside a frame.
-
-    zstandard's own `stream_reader` ends a truncated file with a short read and no error, so its records
-    would vanish (or its last one would look like malformed JSON) instead of naming the file.
-    """
-
-    CHUNK = 1 << 16  # compressed bytes per step: bounds what one step decompresses
-
-    def __init__(self, path: str):
-        import zstandard
-
-        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self._dctx = zstandard.ZstdDecompressor()
-        self._frame = None  # the decompressor of the frame being read; None between frames
-        self._out = memoryview(b"")  # decompressed bytes not yet returned
-        self._start = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while self._start >= len(self._out):
-            if not self._decompress_next_chunk():
-                return 0
-        n = min(len(buffer), len(self._out) - self._start)
-        buffer[:n] = self._out[self._start : self._start + n]
-        self._start += n
-        return n
-
-    def _decompress_next_chunk(self) -> bool:
-        data = self._file.read(self.CHUNK)
-        if not data:
-            if self._frame is not None:
-                raise EOFError("the zstd stream ends inside a frame (the file is truncated)")
-            return False
-        out = []
-        while data:
-            if self._frame is None:
-                self._frame = self._dctx.decompressobj()
-            out.append(self._frame.decompress(data))
-            if not self._frame.eof:
-                break
-            data, self._frame = self._frame.unused_data, None  # the next frame starts here
-        self._out, self._start = memoryview(b"".join(out)), 0
-        return True
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
-# Errors a damaged compressed stream raises while it is read.
-_STREAM_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error, ValueError)
-try:
-    import zstandard
-
-    _STREAM_ERRORS += (zstandard.ZstdError,)
-except ImportError:  # pragma: no cover - zstandard is a core dependency
-    pass
 
 
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some editors write at the start of a file
@@ -295,7 +203,7 @@ def _line_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: _Ba
     (and once after a read error)."""
     pos = unit.start
     try:
-        with _open_binary(f) as stream:
+        with open_binary(f) as stream:
             if pos > 0:
                 stream.seek(pos - 1)
                 stream.readline()  # finish the line the previous unit owns
@@ -310,7 +218,7 @@ def _line_records(f: InputFile, unit: InputUnit, opts: ReadOptions, builder: _Ba
                     if builder.full():
                         yield
                 pos += len(line)
-    except _STREAM_ERRORS as err:
+    except STREAM_ERRORS as err:
         builder.quarantine(f.source, pos, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
         yield
 
@@ -359,8 +267,8 @@ def _add_json_record(line: bytes, offset: int, source: str, opts: ReadOptions, b
     meta = None
     if len(obj) > known:
         try:
-            meta = _dumps({k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key})
-        except _TooDeep as err:
+            meta = dumps({k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key})
+        except TooDeep as err:
             return builder.quarantine(source, offset, S.MALFORMED_JSON, str(err), line.rstrip(b"\r\n"))
     if known == 1:
         builder.good(doc_id, text, source, meta)
@@ -375,9 +283,9 @@ def _add_json_record_checked(
     if decoded is None:
         return
     try:
-        obj = _loads(decoded)
+        obj = loads(decoded)
         if opts.id_key and type(obj) is dict and type(obj.get(opts.id_key)) is float:
-            obj = _loads(decoded, exact_integers=True)
+            obj = loads(decoded, exact_integers=True)
     except ValueError as err:
         builder.quarantine(source, offset, S.MALFORMED_JSON, str(err), line)
         return
@@ -400,7 +308,7 @@ def _add_mapping(obj: dict, offset: int, source: str, opts: ReadOptions, builder
     """
 
     def bad(reason: str, detail: str) -> None:
-        builder.quarantine(source, offset, reason, detail, raw if raw is not None else _json_bytes(obj))
+        builder.quarantine(source, offset, reason, detail, raw if raw is not None else json_bytes(obj))
 
     text = obj.get(opts.text_key)
     if text is None:
@@ -415,8 +323,8 @@ def _add_mapping(obj: dict, offset: int, source: str, opts: ReadOptions, builder
             return bad(S.MISSING_ID, f"no usable '{opts.id_key}' field")
     rest = {k: v for k, v in obj.items() if k != opts.text_key and k != opts.id_key}
     try:
-        meta = _dumps(rest) if rest else None
-    except _TooDeep as err:
+        meta = dumps(rest) if rest else None
+    except TooDeep as err:
         return bad(S.MALFORMED_JSON, str(err))
     if opts.id_key is None:
         return builder.good(f"{source}#{offset}", text, source, meta)
@@ -439,9 +347,9 @@ def _add_text_line(line: bytes, offset: int, source: str, opts: ReadOptions, bui
 
 def _text_file_record(f: InputFile, builder: _BatchBuilder):
     try:
-        with _open_binary(f) as stream:
+        with open_binary(f) as stream:
             data = stream.read()
-    except _STREAM_ERRORS as err:
+    except STREAM_ERRORS as err:
         builder.quarantine(f.source, 0, S.UNREADABLE_FILE, f"{f.source}: {_describe(err)}", None)
         yield
         return
@@ -507,14 +415,14 @@ def _add_parquet_batch(batch: pa.RecordBatch, first: int, source, opts, builder,
     if not has_text:
         detail = f"no '{opts.text_key}' column (columns: {', '.join(batch.schema.names)}); set input.text_key"
         for i, row in enumerate(rows):
-            builder.quarantine(source, first + i, S.MISSING_TEXT_COLUMN, detail, _json_bytes(row))
+            builder.quarantine(source, first + i, S.MISSING_TEXT_COLUMN, detail, json_bytes(row))
             yield
         return
     text_type = batch.schema.field(opts.text_key).type
     if not _is_text_type(text_type):
         for i, row in enumerate(rows):
             builder.quarantine(
-                source, first + i, S.TEXT_NOT_STRING, f"column type {text_type}", _json_bytes(row)
+                source, first + i, S.TEXT_NOT_STRING, f"column type {text_type}", json_bytes(row)
             )
             yield
         return
@@ -583,87 +491,3 @@ def _settle_repeats_in_table(table: pa.Table, ids, offsets: list[int], source: s
             keep[k] = new_ids[k] is not None
     mask = pa.array(keep)
     return table.filter(mask), pa.array(new_ids, pa.string()).filter(mask)
-
-
-def _json_bytes(row: dict) -> bytes:
-    """A record's bytes for quarantine, as JSON (or, nested too deeply for that, its repr)."""
-    try:
-        return _dumps(row).encode("utf-8")
-    except _TooDeep:
-        return repr(row).encode("utf-8", "backslashreplace")
-
-
-def _loads(text: str, exact_integers: bool = False):
-    """Parse one JSON record: orjson (fast), and the standard library where orjson is stricter (NaN,
-    lone surrogates) or, with `exact_integers`, where it reads an integer beyond 64 bits as a float;
-    ValueError if neither accepts it."""
-    if not exact_integers:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    try:
-        return _replace_lone_surrogates(json.loads(text))
-    except RecursionError:  # orjson stops at 1,024 levels; the standard library sooner, by recursing
-        raise ValueError("nested too deeply to parse (over 1,000 levels)") from None
-
-
-# A JSON escape such as "\ud800" without its other half decodes to a lone surrogate: a Python string that
-# no UTF-8 encoder, Arrow or Parquet accepts. It is replaced by U+FFFD, as a UTF-8 decoder with
-# errors="replace" does with invalid bytes, everywhere in the record (text, id, other fields).
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _replace_lone_surrogates(value):
-    """`value` with U+FFFD for every lone surrogate in its strings and keys. Iterative: a record may nest
-    as deep as the parser allows. Lists and mappings are changed in place (they are freshly parsed)."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    todo = [value] if isinstance(value, (dict, list)) else []
-    while todo:
-        node = todo.pop()
-        items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
-        if isinstance(node, dict):
-            node.clear()  # rebuilt in the same order, keys repaired
-        for key, v in items:
-            if isinstance(v, str):
-                v = _LONE_SURROGATE.sub("\ufffd", v)
-            elif isinstance(v, (dict, list)):
-                todo.append(v)
-            if isinstance(key, str):
-                key = _LONE_SURROGATE.sub("\ufffd", key)
-            node[key] = v
-    return value
-
-
-# Fields nested deeper than this are not stored: it is the depth orjson's encoder stops at, and the
-# standard library's (the fallback) recurses in Python, so deeper it may fail depending on the stack.
-MAX_NESTING = 254
-
-
-class _TooDeep(ValueError):
-    pass
-
-
-def _nesting_depth(value) -> int:
-    """Levels of lists and mappings in `value` (a scalar is 0), counted without recursion."""
-    deepest, todo = 0, [(value, 1)]
-    while todo:
-        node, depth = todo.pop()
-        if isinstance(node, dict):
-            node = node.values()
-        elif not isinstance(node, list):
-            continue
-        deepest = max(deepest, depth)
-        todo += [(child, depth + 1) for child in node]
-    return deepest
-
-
-def _dumps(obj) -> str:
-    """JSON text of a record's fields; _TooDeep (a ValueError) if they nest deeper than MAX_NESTING."""
-    try:
-        return orjson.dumps(obj, default=str).decode("utf-8")
-    except TypeError:  # e.g. integers beyond 64 bits, non-string keys, too deep
-        if _nesting_depth(obj) > MAX_NESTING:
-            raise _TooDeep(f"fields nested deeper than {MAX_NESTING} levels") from None
-        return json.dumps(obj, ensure_ascii=False, default=str)

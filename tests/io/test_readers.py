@@ -419,7 +419,7 @@ def test_a_file_that_cannot_be_opened_when_read_is_an_unreadable_file_record(tmp
     def denied(*args, **kwargs):  # its permissions changed after the run started (root ignores chmod 000)
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(readers, "_open_binary", denied)
+    monkeypatch.setattr(readers, "open_binary", denied)
     monkeypatch.setattr(readers.pq, "ParquetFile", denied)
     bad = [r for b in read_unit(unit, ReadOptions()) for r in b.quarantine.to_pylist()]
     assert [(b["reason"], b["source"]) for b in bad] == [(S.UNREADABLE_FILE, name)]
