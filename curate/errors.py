@@ -39,6 +39,13 @@ class RunFailed(CurateError):
     exit_code = 1
 
 
+class InputChanged(CurateError):
+    """An input file's size or modification time differs from what the run saw when it started: reading
+    it now would count records the run did not plan for, or miss some."""
+
+    exit_code = 1
+
+
 class BooksUnbalanced(CurateError):
     """input != kept + removed + quarantined at the end of a run."""
 

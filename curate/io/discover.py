@@ -8,8 +8,10 @@ in a deterministic order, so their ids (and the names of the shards they write) 
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +40,8 @@ class InputFile:
     source: str  # path relative to the common root of all inputs, POSIX separators; part of derived ids
     format: str  # jsonl | parquet | text
     compression: str | None  # gzip | zstd | None
-    size: int  # bytes on disk
+    size: int  # bytes on disk, when the run started
+    mtime_ns: int  # modification time (ns since the epoch), when the run started: readers check both
 
 
 @dataclass(frozen=True)
@@ -69,21 +72,97 @@ def split_suffixes(name: str) -> tuple[str | None, str | None]:
 
 
 def _expand(spec: str) -> tuple[list[str], bool]:
-    """Files named by one path spec (file, folder or glob), and whether the spec named them explicitly."""
+    """Paths named by one path spec (file, folder or glob), and whether the spec named them explicitly.
+
+    Everything that is not a folder is returned, including broken links: `discover` names those as
+    unreadable rather than skip them silently."""
     # A path that exists is that path, even with glob characters in its name (a folder `runs [1]`).
     if _GLOB_CHARS & set(spec) and not os.path.exists(spec):
-        return sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)), False
+        return _glob(spec), False
     if os.path.isdir(spec):
         found = []
-        for dirpath, dirnames, filenames in os.walk(spec):
+        for dirpath, dirnames, filenames in os.walk(spec):  # does not enter linked folders: no loops
             dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
             found += [os.path.join(dirpath, f) for f in sorted(filenames) if not f.startswith((".", "_"))]
         return found, False
-    if os.path.isfile(spec):
+    if os.path.lexists(spec):
         return [spec], True
     raise InputError(
         f"input path '{spec}' does not exist; check the path, or quote a glob such as 'data/*.jsonl'."
     )
+
+
+def _glob(spec: str) -> list[str]:
+    """The non-folder paths a glob matches, sorted, with `**` for any number of folders.
+
+    `**` is walked here: `glob.glob` follows a symlink loop until the path is too long (one file found
+    41 times; through two loops, 2**40 paths). This walk follows linked folders too, except into a
+    folder that is its own ancestor."""
+    if "**" not in spec:  # no recursion, so no loop
+        return sorted(p for p in glob.glob(spec) if not os.path.isdir(p))
+    parts = spec.replace(os.sep, "/").split("/")
+    first = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
+    root = "/".join(parts[:first]) or ("/" if spec.startswith("/") else ".")
+    pattern = tuple(parts[first:])
+    skip_hidden = not any(part.startswith(".") for part in pattern)
+    found: list[str] = []
+
+    def walk(folder: str, rel: tuple[str, ...], ancestors: frozenset[str]) -> None:
+        real = os.path.realpath(folder)
+        if real in ancestors:
+            return  # a symlink loop
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if skip_hidden and entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                walk(entry.path, (*rel, entry.name), ancestors | {real})
+            elif _glob_match((*rel, entry.name), pattern):
+                found.append(entry.path)
+
+    walk(root, (), frozenset())
+    return found
+
+
+def _glob_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether a relative path matches glob pattern parts as `glob.glob(recursive=True)` matches them:
+    `**` is zero or more folders (or, last, everything below), and a wildcard never matches a name
+    that starts with a dot."""
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        if not rest:
+            return bool(parts) and not any(p.startswith(".") for p in parts)
+        one_more = len(parts) > 1 and not parts[0].startswith(".") and _glob_match(parts[1:], pattern)
+        return one_more or _glob_match(parts, rest)
+    if not parts or (parts[0].startswith(".") and not head.startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(parts[0], head) and _glob_match(parts[1:], rest)
+
+
+def _stat_readable(path: str) -> os.stat_result:
+    """The file's status, once it is known to be a regular file that can be opened; InputError if not.
+
+    Checked before a run starts: a file that cannot be opened holds records nobody can count, so the
+    run would publish a corpus without them."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(
+                f"input '{path}' is not a regular file (a pipe or a device); leave it out of the inputs."
+            )
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise InputError(
+            f"cannot read input file '{path}' ({err.strerror}); make it readable, or leave it out of the "
+            "inputs."
+        ) from None
+    return st
 
 
 def discover(specs: list[str], fmt: str = "auto") -> list[InputFile]:
@@ -95,14 +174,15 @@ def discover(specs: list[str], fmt: str = "auto") -> list[InputFile]:
     if fmt != "auto" and fmt not in FORMATS:
         raise InputError(f"unknown input format '{fmt}'; use one of auto, {', '.join(FORMATS)}.")
     chosen: list[tuple[str, str, str | None]] = []
-    seen = set()
+    seen = set()  # real paths: a file reached through a link, or named twice, is read once
     for spec in specs:
         paths, explicit = _expand(spec)
         for path in paths:
             path = os.path.abspath(path)
-            if path in seen:
+            real = os.path.realpath(path)
+            if real in seen:
                 continue
-            seen.add(path)
+            seen.add(real)
             guessed, compression = split_suffixes(os.path.basename(path))
             kind = guessed if fmt == "auto" else fmt
             if kind is None:
@@ -119,16 +199,12 @@ def discover(specs: list[str], fmt: str = "auto") -> list[InputFile]:
             "files (optionally .gz or .zst)."
         )
     root = os.path.commonpath([os.path.dirname(p) for p, _, _ in chosen])
-    return [
-        InputFile(
-            path=p,
-            source=Path(os.path.relpath(p, root)).as_posix(),
-            format=kind,
-            compression=compression,
-            size=os.path.getsize(p),
-        )
-        for p, kind, compression in chosen
-    ]
+    files = []
+    for p, kind, compression in chosen:
+        st = _stat_readable(p)
+        source = Path(os.path.relpath(p, root)).as_posix()
+        files.append(InputFile(p, source, kind, compression, st.st_size, st.st_mtime_ns))
+    return files
 
 
 def plan_units(files: list[InputFile], partition_bytes: int, text_unit: str = "file") -> list[InputUnit]:

@@ -12,6 +12,7 @@ from the Parquet footers of the output shards, so a lost shard cannot hide.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ from curate.io.readers import ReadOptions
 from curate.io.writers import write_json_atomic
 from curate.pipeline.spec import Pipeline, dump_yaml, load_yaml, pipeline_from_mapping
 from curate.pipeline.task import GlobalApply, UnitTask, run_unit
+from curate.pipeline.unique_ids import find_repeated_ids
 from curate.runs.ledger import Ledger
 from curate.runs.manifest import build_manifest, describe_inputs
 from curate.runs.workspace import RunPaths, Workspace
@@ -83,6 +85,12 @@ def _schema_with(base: pa.Schema, stages: list[Stage]) -> pa.Schema:
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _ids_from_data(read: ReadOptions) -> bool:
+    """Whether ids come from the input (an id field, or a pass-through id column), so they may repeat;
+    derived ids (source and offset) are unique by construction."""
+    return read.id_key is not None or read.passthrough is not None
 
 
 def _unit_weight(unit: InputUnit) -> int:
@@ -221,9 +229,12 @@ class Runner:
             )
         before = {f["path"]: f["fingerprint"] for f in manifest["inputs"]}
         now = {f["path"]: f["fingerprint"] for f in inputs}
-        if before != now:
+        changed = sorted(p for p in before.keys() | now.keys() if before.get(p) != now.get(p))
+        if changed:
             raise UserError(
-                f"the input files changed since run {run.root.name} started; start a new run (drop --resume)."
+                f"the input files changed since run {run.root.name} started ('{changed[0]}'"
+                f"{f' and {len(changed) - 1} more' if len(changed) > 1 else ''}); restore them to resume, "
+                "or start a new run (drop --resume)."
             )
 
     # --- passes ---------------------------------------------------------------------------------------
@@ -264,6 +275,7 @@ class Runner:
                 intermediate=not last,
             )
             plan_seconds = 0.0
+            id_log_dir = str(run.work / "ids" / "log") if _ids_from_data(read) else None
             if p.global_stage is None:
                 units = plan_units(self.files, int(cfg.input.partition_mb * MB), cfg.input.text_unit)
                 tasks = [
@@ -276,6 +288,7 @@ class Runner:
                         global_apply=None,
                         marker=str(run.marker(p.phase, u.unit_id)),
                         weight=_unit_weight(u),
+                        id_log_dir=id_log_dir,
                         **common,
                     )
                     for u in units
@@ -298,10 +311,45 @@ class Runner:
                     for j, s in enumerate(shards)
                 ]
             reports[p.phase] = self._run_tasks(run, p, tasks)
+            if p.global_stage is None and id_log_dir and tasks:
+                reports[p.phase] = self._settle_repeated_ids(run, p, tasks, reports[p.phase])
             shards = sorted(out for r in reports[p.phase] for out in r["outputs"])
             stage_rows += self._stage_rows(p, reports[p.phase], plan_seconds)
             self._sum_counters(p, reports[p.phase])
         return reports, stage_rows
+
+    def _settle_repeated_ids(
+        self, run: RunPaths, p: Pass, tasks: list[UnitTask], reports: list[dict]
+    ) -> list[dict]:
+        """Find the records whose id an earlier record has (over the id logs of all units) and read the
+        units holding them again, so the reader quarantines or re-keys them before any stage decides by
+        id. A unit whose report shows it already did (a resumed run) is not read again."""
+        log_dir = Path(tasks[0].id_log_dir)
+        missing = [t.unit_id for t in tasks if not (log_dir / f"{t.prefix}-ids.parquet").is_file()]
+        if missing:
+            raise RuntimeError(f"the id logs of units {', '.join(missing[:5])} are missing from {log_dir}")
+        rekey = self.pipeline.config.input.duplicate_ids == "rekey"
+        found = find_repeated_ids(
+            sorted(str(f) for f in log_dir.glob("*.parquet")), run.work / "ids" / "repeated", rekey, run.work
+        )
+        copies = sum(n for _, n in found.values())
+        self.metrics.setdefault("input", {})["repeated_ids"] = copies
+        done = {r["unit_id"]: r for r in reports}
+        redo = [
+            dataclasses.replace(t, repeated=found.get(t.unit_id, (None, 0))[0])
+            for t in tasks
+            if done[t.unit_id].get("repeated_ids", 0) != found.get(t.unit_id, (None, 0))[1]
+        ]
+        if not redo:
+            return reports
+        self.log(
+            f"curate: [{p.phase}] {copies} records repeat an earlier record's id; reading their "
+            f"{len(redo)} units again to {'re-key' if rekey else 'quarantine'} them"
+        )
+        for t in redo:
+            Path(t.marker).unlink(missing_ok=True)
+        done.update((r["unit_id"], r) for r in self._run_tasks(run, p, redo))
+        return sorted(done.values(), key=lambda r: r["unit_id"])
 
     def _passthrough_schema(self) -> pa.Schema | None:
         """With `input.columns: keep`, the typed columns of the first Parquet input (beyond the contract)."""
@@ -361,7 +409,8 @@ class Runner:
                 p.global_stage.commit(finished)
 
     def _run_tasks(self, run: RunPaths, p: Pass, tasks: list[UnitTask]) -> list[dict]:
-        done = run.done_units(p.phase)
+        ours = {t.unit_id for t in tasks}
+        done = {unit: r for unit, r in run.done_units(p.phase).items() if unit in ours}
         todo = [t for t in tasks if t.unit_id not in done]
         if done:
             self.log(f"curate: [{p.phase}] {len(done)} of {len(tasks)} units already done, skipped")

@@ -40,6 +40,11 @@ class InputConfig:
     )
     text_key: str = option("text", help="Field or column holding the document text.")
     id_key: str | None = option(None, help="Field holding a unique id; none: derive `{source}#{offset}`.")
+    duplicate_ids: Literal["quarantine", "rekey"] = option(
+        "quarantine",
+        help="A record whose id an earlier record has: quarantine it (duplicate_id), or rekey it to "
+        "`{id}@{source}#{offset}`.",
+    )
     text_unit: Literal["file", "line"] = option("file", help="Text inputs: a document per file or per line.")
     columns: Literal["meta", "keep"] = option(
         "meta",

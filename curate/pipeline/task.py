@@ -7,9 +7,11 @@ one is redone from scratch by a resumed run.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -17,8 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.io.discover import InputUnit
-from curate.io.readers import ReadOptions, read_unit
-from curate.io.writers import ShardWriter, remove_unit_outputs, write_json_atomic
+from curate.io.readers import ID_LOG_SCHEMA, ReadOptions, RepeatedIds, read_unit
+from curate.io.writers import TMP_MARK, ShardWriter, remove_unit_outputs, write_json_atomic
+from curate.pipeline.unique_ids import LOG_SCHEMA, load_repeated
 from curate.schema import QUARANTINE_SCHEMA, conform, with_column
 from curate.stages.base import Stage
 
@@ -59,6 +62,8 @@ class UnitTask:
     compression_level: int
     intermediate: bool = False  # kept shards feed the next pass and are deleted after the run: write fast
     weight: int = 0  # bytes to read, for progress
+    id_log_dir: str | None = None  # phase 0: log the ids read from the data here (see unique_ids)
+    repeated: str | None = None  # phase 0: the unit's repeated-id copies to quarantine or re-key
 
     @property
     def prefix(self) -> str:
@@ -76,15 +81,44 @@ def to_table(df: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.table(columns, schema=schema)
 
 
-def _batches(task: UnitTask):
-    """Yield (docs table, quarantine table) batches of the task's input."""
+def _batches(task: UnitTask, repeated: RepeatedIds):
+    """Yield (docs table, quarantine table, id log table) batches of the task's input."""
     if task.unit is not None:
-        for batch in read_unit(task.unit, task.read):
-            yield batch.docs, batch.quarantine
+        for batch in read_unit(task.unit, task.read, repeated):
+            yield batch.docs, batch.quarantine, batch.ids
         return
-    empty_q = QUARANTINE_SCHEMA.empty_table()
+    empty_q, empty_ids = QUARANTINE_SCHEMA.empty_table(), ID_LOG_SCHEMA.empty_table()
     for rb in pq.ParquetFile(task.shard).iter_batches(batch_size=task.read.batch_rows, use_threads=False):
-        yield pa.Table.from_batches([rb]), empty_q
+        yield pa.Table.from_batches([rb]), empty_q, empty_ids
+
+
+class _IdLog:
+    """The ids a unit read from the data, with their position in the unit (see unique_ids): one Parquet
+    file per unit, written even when empty, renamed into place when complete."""
+
+    def __init__(self, task: UnitTask):
+        self.unit_id = task.unit_id
+        self.path = Path(task.id_log_dir) / f"{task.prefix}-ids.parquet"
+        self.tmp = self.path.with_name(f".{self.path.name}{TMP_MARK}{os.getpid()}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = pq.ParquetWriter(self.tmp, LOG_SCHEMA)
+        self.seq = 0
+
+    def write(self, ids: pa.Table) -> None:
+        n = ids.num_rows
+        if n:
+            unit = pa.array([self.unit_id] * n, pa.string())
+            seq = pa.array(range(self.seq, self.seq + n), pa.int64())
+            self.writer.write_table(ids.append_column("unit", unit).append_column("seq", seq))
+            self.seq += n
+
+    def close(self) -> None:
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.writer.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def _load_decisions(g: GlobalApply) -> pa.Table | None:
@@ -121,7 +155,7 @@ def _apply_decisions(
 def run_unit(task: UnitTask) -> dict[str, Any]:
     """Process one unit end to end and return its report (also written as the unit's marker)."""
     start = time.perf_counter()
-    for folder in (task.kept_dir, task.removed_dir, task.quarantine_dir):
+    for folder in (task.kept_dir, task.removed_dir, task.quarantine_dir, task.id_log_dir):
         if folder:
             remove_unit_outputs(folder, task.prefix)
     writer_args = dict(
@@ -139,6 +173,8 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
         else None
     )
     quarantine_w = ShardWriter(task.quarantine_dir, task.prefix, QUARANTINE_SCHEMA, **writer_args)
+    id_log = _IdLog(task) if task.id_log_dir else None
+    repeated = load_repeated(task.repeated)
     n_input = n_kept = 0
     removed: dict[str, Counter] = {}
     quarantined: Counter = Counter()
@@ -156,8 +192,10 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
                 removed_w.write(conform(rows, task.removed_schema))
 
     try:
-        for docs, bad in _batches(task):
+        for docs, bad, ids in _batches(task, repeated):
             n_input += docs.num_rows + bad.num_rows
+            if id_log:
+                id_log.write(ids)
             if bad.num_rows:
                 quarantined.update(bad.column("reason").to_pylist())
                 quarantine_w.write(bad)
@@ -199,8 +237,10 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
         if removed_w:
             removed_w.close()
         quarantine_w.close()
+        if id_log:
+            id_log.close()
     except BaseException:
-        for w in (kept_w, removed_w, quarantine_w):
+        for w in (kept_w, removed_w, quarantine_w, id_log):
             if w:
                 w.abort()
         raise
@@ -217,6 +257,7 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
         },
         "stages": stage_stats,
         "outputs": [s.path for s in shards],
+        "repeated_ids": len(repeated),  # copies of earlier ids this unit was told to settle
         "bytes": task.weight,
         "seconds": time.perf_counter() - start,
     }

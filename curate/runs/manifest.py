@@ -66,7 +66,7 @@ def describe_inputs(files: list[InputFile]) -> list[dict[str, Any]]:
             "format": f.format,
             "compression": f.compression,
             "bytes": f.size,
-            "mtime": os.path.getmtime(f.path),
+            "mtime": f.mtime_ns / 1e9,  # what the readers check the file against
             "fingerprint": fingerprint(f.path, f.size),
         }
         for f in files
