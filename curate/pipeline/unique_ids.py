@@ -36,7 +36,7 @@ REPEATED_SCHEMA = pa.schema(
 )
 
 _COPIES_SQL = """
-WITH ids AS (SELECT id, source, "offset", unit, seq FROM read_parquet($logs)),
+WITH ids AS (SELECT id, source, "offset", unit, seq FROM read_parquet($logs, hive_partitioning = false)),
 repeated AS (SELECT id FROM ids GROUP BY id HAVING count(*) > 1),
 ranked AS (
     SELECT i.*,
@@ -65,7 +65,9 @@ def find_repeated_ids(
         return {}
     con = db.scratch(workdir)
     try:
-        copies = con.sql(_COPIES_SQL, params={"logs": logs, "rekey": rekey}).to_arrow_table()
+        # exact paths: a workspace path may hold glob characters (`[`, `*`) or a `key=value` folder
+        params = {"logs": db.exact_paths(logs), "rekey": rekey}
+        copies = con.sql(_COPIES_SQL, params=params).to_arrow_table()
     finally:
         con.close()
     out_dir.mkdir(parents=True, exist_ok=True)
