@@ -5,9 +5,10 @@ keep only one language (lid.176) and documents of a minimum length; hold out a s
 group key when given, so that two views of one web page never straddle the split); balance the classes by
 down-sampling the larger one (seeded); fold each training document to one line (lower case, whitespace
 folded) and cut it into windows of `chunk_words` words, one fastText example each; train with word
-bigrams; quantize without retraining. Held-out documents are scored whole, as at inference, giving ROC AUC,
-the threshold with the best balanced accuracy, and the accuracy there and at 0.5. The model card records
-data, counts, hyper-parameters and these numbers.
+bigrams; quantize without retraining. Held-out documents are scored whole, as at inference, giving ROC
+AUC, the threshold with the best balanced accuracy, and the accuracy there and at 0.5. The model card
+records data, counts, hyper-parameters and these numbers, and names the fingerprints of the training
+documents, written beside the model (`fingerprints.py`): a sweep uses them to refuse in-sample scores.
 
 fastText runs in a spawned process: fasttext 0.9.3 can fail with "Encountered NaN" when a process trains
 a second model.
@@ -35,6 +36,7 @@ from curate.errors import UserError
 from curate.io.discover import discover, plan_units
 from curate.io.readers import ReadOptions, read_unit
 from curate.quality import fasttext_util
+from curate.quality import fingerprints as fp
 from curate.quality.metrics import accuracy, balanced_accuracy_threshold, roc_auc
 from curate.quality.registry import card_path
 
@@ -217,6 +219,8 @@ def train_classifier(
             "accuracy_at_threshold": round(accuracy(labels, scores, threshold), 4),
             "accuracy_at_0.5": round(accuracy(labels, scores), 4),
         },
+        # Which texts the model saw: a sweep refuses to rank a pool by in-sample scores (fingerprints.py).
+        "training_fingerprints": fp.save(output_path, fp.fingerprints(d.text for d in train)),
         "train_seconds": round(seconds, 2),
         "file": {"bytes": output_path.stat().st_size,
                  "sha256": hashlib.sha256(output_path.read_bytes()).hexdigest()},
