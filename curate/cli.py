@@ -183,17 +183,17 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
 @click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def demo(workspace, workers, scheduler, as_json, quiet):
-    """Build a corpus from text this machine already has, curate it, sweep pruning fractions, fit a law.
+    """Build a corpus from text this machine already has, curate it, and measure what ranking it buys.
 
     1. The corpus (standard-library documentation, pydoc help topics, the METADATA and licence files of
        the installed packages, and a few deliberately damaged records) is written to
        WORKSPACE/demo-corpus; no download is needed.
     2. pipelines/demo.yaml curates it: normalization, exact and near dedup, length filter, heuristic
-       signals, language ID, the shipped quality classifier, q, and a language filter.
-    3. pipelines/demo_sweep.yaml keeps the top f of the result by q and measures a byte n-gram proxy's
-       held-out loss for each f, pool size and seed (results and plots in WORKSPACE/sweeps/).
-    4. The one-size multiplier law L = E+ + B/(D m_f)^beta is fitted to the sweep's results: m_f says what
-       a kept token of the top f is worth in tokens of the unpruned pool (m = 1 for f = 1).
+       signals, language ID, the shipped quality classifier, and a language filter.
+    3. pipelines/demo_sweep.yaml keeps the top f of the result by quality_score and, beside every top f,
+       a random subset and a composition-matched random subset of the same size; a byte n-gram proxy is
+       trained on each, and the summary gives the gain of the top f over random, with intervals, per
+       budget and evaluation set (results and plots in WORKSPACE/sweeps/).
 
     \b
     Example:
@@ -202,9 +202,6 @@ def demo(workspace, workers, scheduler, as_json, quiet):
     from curate.demo import build_demo_corpus
     from curate.resources import pipeline_path
     from curate.runs.summary import render_status
-    from curate.scaling.cli import format_table
-    from curate.scaling.fit import fit_law
-    from curate.scaling.io import runs_from_frame
     from curate.sweep.load import load_sweep
     from curate.sweep.report import render_sweep
     from curate.sweep.run import SweepRunner
@@ -222,27 +219,17 @@ def demo(workspace, workers, scheduler, as_json, quiet):
     cfg = load_sweep(pipeline_path("demo_sweep"), [f"pool.paths={json.dumps([status['output']['dir']])}"])
     engine = _make_engine(cfg.engine, workers, scheduler, quiet)
     swept = SweepRunner(cfg, Path(workspace), engine, log=lambda m: click.echo(m, err=True)).run()
-    rows = swept.results.query("model == 'ngram' and budget == 'fixed_data' and eval_set == 'pool_holdout'")
-    fitted = fit_law(
-        runs_from_frame(rows, group="group"), "multiplier", bootstrap=100, seed=0, reference_group="f=1"
-    )
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "run": status,
-                    "sweep": json.loads(swept.summary.to_json(orient="records")),
-                    "fit": fitted.to_dict(),
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        sweep = {"folder": str(swept.folder), "pool": swept.pool, "summary": _records(swept.summary)}
+        click.echo(json.dumps({"run": status, "sweep": sweep}, indent=2, default=str))
         return
     click.echo(render_status(status))
     click.echo("\n" + render_sweep(swept))
-    click.echo("\nmultiplier law fitted to the sweep (n-gram proxy, fixed data, held-out pool text):")
-    click.echo(format_table(fitted, {**fitted.to_dict(), "dropped_highest": 0}))
+
+
+def _records(frame) -> list[dict]:
+    """A data frame as JSON records (NaN as null)."""
+    return json.loads(frame.to_json(orient="records"))
 
 
 @main.command()
@@ -689,32 +676,44 @@ def stages(name):
     metavar="KEY=VALUE",
     help="Override a config value, e.g. --set seeds=[0] --set models.ngram.order=4.",
 )
+@click.option(
+    "--allow-in-sample",
+    is_flag=True,
+    help="Sweep even when the ranking model was trained on more than pool.max_in_sample of the pool.",
+)
 @_engine_options
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the pool's checks and the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def sweep(config, workspace, pools, overrides, workers, scheduler, as_json, quiet):
-    """Sweep pruning fractions: keep the top f of a scored pool, train proxy LMs, measure held-out loss.
+def sweep(config, workspace, pools, overrides, allow_in_sample, workers, scheduler, as_json, quiet):
+    """Sweep pruning fractions: keep the top f of a scored pool, train proxy LMs, compare with random.
 
-    For every seed, pool size and fraction f, the top f of the pool by score is written as Parquet shards
-    with a manifest (documents, tokens, threshold, dataset quality Q by both estimators); a byte-level
-    n-gram model (and optionally a tiny transformer) is trained on it with a fixed-data and a
-    fixed-compute budget and evaluated on every evaluation set. Results: WORKSPACE/sweeps/NAME-HASH/
-    (results.parquet, summary.parquet with the Pareto front, plots/). Rerun to resume a killed sweep.
+    The pool is any input curate reads (`pool.where` restricts it first). For every seed, pool size and
+    fraction f, the top f by score is written as Parquet shards with a manifest (documents, tokens,
+    threshold, composition, dataset quality Q by both estimators), and so are two controls of the same
+    size: a random subset of the pool and a random subset with the top f's language and source mix. A
+    byte n-gram model (and optionally a tiny transformer) is trained on each under one pass and several
+    fixed-compute budgets, and evaluated on every evaluation set. The headline is the gain of the top f
+    over random at equal kept data, with intervals. A pool that holds the ranking model's training
+    documents is refused (--allow-in-sample overrides). Results: WORKSPACE/sweeps/NAME-HASH/
+    (results.parquet, summary.parquet, composition.parquet, plots/). Rerun to resume a killed sweep.
 
     \b
     Example:
-      curate sweep pipelines/sweep.yaml --workspace ws --pool scored/latest/output
+      curate sweep pipelines/sweep.yaml -w ws --pool scored/latest/output --set "pool.where=lang = 'en'"
     """
     from curate.sweep.load import load_sweep
     from curate.sweep.report import render_sweep
     from curate.sweep.run import SweepRunner
 
     extra = list(overrides) + ([f"pool.paths={json.dumps(list(pools))}"] if pools else [])
+    if allow_in_sample:
+        extra.append("pool.allow_in_sample=true")
     cfg = load_sweep(config, extra)
     engine = _make_engine(cfg.engine, workers, scheduler, quiet)
     result = SweepRunner(cfg, Path(workspace), engine, log=lambda m: click.echo(m, err=True)).run()
     if as_json:
-        click.echo(result.summary.to_json(orient="records", indent=2))
+        out = {"folder": str(result.folder), "pool": result.pool, "summary": _records(result.summary)}
+        click.echo(json.dumps(out, indent=2, default=str))
         return
     click.echo(render_sweep(result))
 

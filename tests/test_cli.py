@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -104,10 +105,18 @@ def test_demo_runs_on_the_embedded_corpus(tmp_path):
         c["quarantined"]
     )
     assert c["removed"]["near_duplicate"] >= 10
-    # The sweep covers every cell and the fit reports the fixed-N law's parameters with intervals.
-    assert len(out["sweep"]) == 3 * 2 * 2 * 1  # fractions x pool sizes x budgets x eval sets (pool_holdout)
-    assert {"E_plus", "B", "beta", "m[f=1]", "m[f=0.5]", "m[f=0.25]"} <= set(out["fit"]["params"])
-    assert out["fit"]["params"]["m[f=1]"] == 1.0 and out["fit"]["ci"]
+    # The sweep compares every top f with its random and composition-matched controls, per budget.
+    summary = pd.DataFrame(out["sweep"]["summary"])
+    budgets = {"fixed_data", *(b for b in summary.budget if b.startswith("fixed_compute@"))}
+    assert set(summary.budget) == budgets and len(budgets) == 3  # one pass, T = 1/4 and all of the pool
+    top = summary[summary.selection == "top"]
+    assert len(top) == 3 * 2 * 3  # fractions x pool sizes x budgets (eval set: pool_holdout)
+    assert set(summary.selection) == {"top", "random", "matched"}
+    ranked = top[top.fraction < 1]
+    assert ranked.gain_random_lo.notna().all() and ranked.verdict.notna().all()
+    pool = out["sweep"]["pool"]
+    assert pool["in_sample"]["curate-web-quality-v1"]["checked"] and "gopher" in pool["low_quality_judge"]
+    assert "fit" not in out  # no scaling fit on a one-size proxy (it was degenerate)
 
 
 def test_dedup_command_prints_the_summary_and_deduplicates_incrementally(tmp_path):

@@ -1,55 +1,88 @@
-"""One cell of a sweep, run on a worker: train a proxy model on one subset with one budget, evaluate it.
+"""One cell of a sweep, run on a worker: train a proxy model on one subset under every budget, evaluate it.
 
-Budgets:
-- fixed_data: one pass over the kept tokens (training tokens = kept tokens, 1 epoch);
-- fixed_compute: the same number of training tokens T for every cell. A subset larger than T is cut to a
-  random T-token prefix (its documents are stored in random order); a smaller one is repeated
-  (epochs = T / kept tokens > 1) and the effective data under repetition is reported (Muennighoff et al.).
+Budgets, and what repetition means for each proxy:
 
-Every (cell, evaluation set) gives one results row; the cell writes its rows to its own Parquet file,
+- fixed_data: one pass over the kept tokens (the transformer's pass is capped at `train_bytes`).
+- fixed_compute@T: T training tokens for every subset, at several T (`compute_shares` of the largest
+  pool's bytes for the n-gram model, `train_bytes` for the transformer). A subset larger than T is cut to
+  a random T-token prefix (its documents are stored in random order).
+  A subset smaller than T would be repeated T / kept times:
+  * the transformer, trained by gradient steps, does repeat it (random windows, T tokens in all);
+  * the n-gram model does not: repeating text adds nothing to a count model, so it is trained once on
+    the whole subset (`one_pass_only`), and the epochs a gradient-trained model would need and the
+    effective data under repetition, D′ = U + U·R*(1 − e^(−R/R*)) (Muennighoff et al. 2023), are
+    reported beside it.
+
+Every (budget, evaluation set) gives one results row; the cell writes its rows to its own Parquet file,
 atomically, so a killed sweep redoes only the cells without one.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.sweep.dataset_quality import effective_tokens
-from curate.sweep.ngram import ByteNgramLM, encode_documents
+from curate.sweep.ngram import ByteNgramLM, EvalStream, encode_documents
 
 
 @dataclass(frozen=True)
-class Cell:
-    seed: int
-    pool_size: float
-    fraction: float
-    model: str  # "ngram" | "transformer"
-    budget: str  # "fixed_data" | "fixed_compute"
+class Budget:
+    name: str  # "fixed_data" or "fixed_compute@<T>"
+    kind: str  # "fixed_data" | "fixed_compute"
+    tokens: int | None = None  # T, for fixed_compute
+    share: float | None = None  # T as a share of the largest pool's bytes
 
-    @property
-    def subset_key(self) -> str:
-        return f"s{self.seed}-p{self.pool_size:g}-f{self.fraction:g}"
+    @staticmethod
+    def fixed_compute(tokens: int, share: float | None = None) -> Budget:
+        return Budget(f"fixed_compute@{human_bytes(tokens)}", "fixed_compute", int(tokens), share)
 
-    @property
-    def key(self) -> str:
-        return f"{self.subset_key}-{self.model}-{self.budget}"
+
+FIXED_DATA = Budget("fixed_data", "fixed_data")
+
+_STR, _INT, _FLOAT = pa.string(), pa.int64(), pa.float64()
+RESULT_SCHEMA = pa.schema(
+    [
+        ("subset", _STR), ("seed", _INT), ("pool_size", _FLOAT), ("fraction", _FLOAT), ("selection", _STR),
+        ("model", _STR), ("budget", _STR), ("budget_kind", _STR), ("compute_tokens", _INT),
+        ("compute_share", _FLOAT), ("eval_set", _STR), ("pool_docs", _INT), ("threshold", _FLOAT),
+        ("kept_docs", _INT), ("kept_tokens", _INT), ("kept_words", _INT), ("train_tokens", _INT),
+        ("epochs", _FLOAT), ("effective_tokens", _FLOAT), ("one_pass_only", pa.bool_()),
+        ("q_corruption", _FLOAT), ("q_deficiency", _FLOAT), ("deficiency", _FLOAT), ("lang_mix", _STR),
+        ("source_mix", _STR), ("length_p10", _FLOAT), ("length_p50", _FLOAT), ("length_p90", _FLOAT),
+        ("params", _INT), ("ngrams", _INT), ("loss_nats_per_token", _FLOAT), ("bits_per_byte", _FLOAT),
+        ("eval_tokens", _INT), ("train_seconds", _FLOAT),
+    ]
+)  # fmt: skip
+
+
+def human_bytes(n: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{int(n)}B"
 
 
 @dataclass(frozen=True)
 class CellTask:
-    cell: Cell
+    subset: dict  # the subset's manifest (seed, pool size, fraction, selection, counts, Q, composition)
     subset_dir: str
-    manifest: dict
-    eval_sets: tuple[tuple[str, str], ...]  # (name, Parquet file with a text column)
+    model: str  # "ngram" | "transformer"
     model_config: dict
-    compute_tokens: int
+    budgets: tuple[Budget, ...]
+    eval_sets: tuple[tuple[str, str], ...]  # (name, Parquet file with a text column)
     out: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.subset['subset']}-{self.model}"
 
 
 def read_texts(folder_or_file: str) -> list[str]:
@@ -58,61 +91,93 @@ def read_texts(folder_or_file: str) -> list[str]:
     return [t for f in files for t in pq.read_table(f, columns=["text"]).column("text").to_pylist()]
 
 
-def training_stream(stream, budget: str, compute_tokens: int):
-    """(stream to train on, times to repeat it) for a budget."""
+@functools.lru_cache(maxsize=8)
+def _eval_stream(path: str) -> tuple[EvalStream, int]:
+    """An evaluation set as a stream and its text bytes, once per worker process: every cell evaluates on
+    the same few sets, and the stream keeps its distinct n-grams between models."""
+    texts = read_texts(path)
+    return EvalStream(encode_documents(texts)), sum(len(t.encode()) for t in texts)
+
+
+def _train(task: CellTask, stream, budget: Budget, cache: dict):
+    """(model, training tokens, seconds) for one budget; n-gram models trained on the same prefix are
+    shared between budgets (the cache is keyed by training tokens)."""
     kept = len(stream)
-    if budget == "fixed_data" or kept == 0:
-        return stream, 1.0
-    if kept >= compute_tokens:
-        return stream[:compute_tokens], 1.0
-    return stream, compute_tokens / kept
+    if task.model == "ngram":
+        n = kept if budget.kind == "fixed_data" else min(kept, budget.tokens)
+        if n not in cache:
+            t0 = time.perf_counter()
+            cache[n] = (ByteNgramLM(task.model_config["order"]).fit(stream[:n]), time.perf_counter() - t0)
+        model, seconds = cache[n]
+        return model, n, seconds
+    from curate.sweep.transformer import train_transformer
+
+    cap = task.model_config["train_bytes"]
+    tokens = min(kept, cap) if budget.kind == "fixed_data" else budget.tokens
+    t0 = time.perf_counter()
+    model = train_transformer(stream, tokens, task.model_config, seed=task.subset["seed"])
+    return model, tokens, time.perf_counter() - t0
 
 
 def run_cell(task: CellTask) -> list[dict]:
-    """Train, evaluate on every set, write the rows (Parquet, atomic) and return them."""
-    cell, t0 = task.cell, time.perf_counter()
+    """Train under every budget, evaluate on every set, write the rows (Parquet, atomic), return them."""
+    m = task.subset
     stream = encode_documents(read_texts(task.subset_dir))
-    train, repeats = training_stream(stream, cell.budget, task.compute_tokens)
-    train_tokens = int(len(train) * repeats)
-    if cell.model == "ngram":
-        model = ByteNgramLM(task.model_config["order"]).fit(train, repeats)
-    else:
-        from curate.sweep.transformer import train_transformer
-
-        if cell.budget == "fixed_data":  # one pass, capped: a CPU transformer cannot read a whole pool
-            train_tokens = min(train_tokens, task.model_config["train_bytes"])
-        model = train_transformer(train, train_tokens, task.model_config, seed=cell.seed)
-    train_seconds = time.perf_counter() - t0
-    rows = []
-    for name, path in task.eval_sets:
-        texts = read_texts(path)
-        result = model.evaluate(encode_documents(texts), sum(len(t.encode()) for t in texts))
-        m = task.manifest
-        rows.append(
-            {
-                **asdict(cell),
-                "eval_set": name,
-                "pool_docs": m["pool_docs"],
-                "threshold": m["threshold"],
-                "kept_docs": m["docs"],
-                "kept_tokens": m["tokens"],
-                "kept_words": m["words"],
-                "train_tokens": train_tokens,
-                "epochs": train_tokens / max(len(stream), 1),
-                "effective_tokens": effective_tokens(len(stream), train_tokens / max(len(stream), 1)),
-                "q_corruption": m["q_corruption"],
-                "q_deficiency": m["q_deficiency"],
-                "deficiency": m["deficiency"],
-                # A count model has no parameter count in the scaling-law sense: one size per configuration.
-                "params": task.model_config["order"] if cell.model == "ngram" else model.n_params,
-                "ngrams": model.n_params if cell.model == "ngram" else None,
-                "loss_nats_per_token": result["nats_per_token"],
-                "bits_per_byte": float(result["bits_per_byte"]),
-                "eval_tokens": result["tokens"],
-                "train_seconds": train_seconds,
-            }
-        )
-    table = pa.Table.from_pylist(rows)
+    kept = len(stream)
+    comp = m["composition"]
+    rows, cache, scores = [], {}, {}
+    for budget in task.budgets:
+        model, train_tokens, seconds = _train(task, stream, budget, cache)
+        planned = train_tokens if budget.kind == "fixed_data" else budget.tokens
+        epochs = planned / max(kept, 1)
+        for name, path in task.eval_sets:
+            ev, eval_bytes = _eval_stream(path)
+            # budgets that share an n-gram model (the same training prefix) share its scores
+            score_key = (train_tokens if task.model == "ngram" else budget.name, name)
+            if score_key not in scores:
+                scores[score_key] = model.evaluate(ev if task.model == "ngram" else ev.stream, eval_bytes)
+            result = scores[score_key]
+            rows.append(
+                {
+                    "subset": m["subset"],
+                    "seed": m["seed"],
+                    "pool_size": m["pool_size"],
+                    "fraction": m["fraction"],
+                    "selection": m["selection"],
+                    "model": task.model,
+                    "budget": budget.name,
+                    "budget_kind": budget.kind,
+                    "compute_tokens": budget.tokens,
+                    "compute_share": budget.share,
+                    "eval_set": name,
+                    "pool_docs": m["pool_docs"],
+                    "threshold": m["threshold"],
+                    "kept_docs": m["docs"],
+                    "kept_tokens": m["tokens"],
+                    "kept_words": m["words"],
+                    "train_tokens": int(train_tokens),
+                    # epochs the budget asks for: above 1 a gradient-trained proxy repeats the subset
+                    "epochs": epochs,
+                    "effective_tokens": effective_tokens(kept, epochs),
+                    "one_pass_only": task.model == "ngram" and epochs > 1.0,
+                    "q_corruption": m["q_corruption"],
+                    "q_deficiency": m["q_deficiency"],
+                    "deficiency": m["deficiency"],
+                    "lang_mix": json.dumps(comp["lang_mix"], sort_keys=True),
+                    "source_mix": json.dumps(comp["source_mix"], sort_keys=True),
+                    "length_p10": comp["length_p10"],
+                    "length_p50": comp["length_p50"],
+                    "length_p90": comp["length_p90"],
+                    # A count model has no parameter count in the scaling-law sense: one size per order.
+                    "params": task.model_config["order"] if task.model == "ngram" else model.n_params,
+                    "ngrams": model.n_params if task.model == "ngram" else None,
+                    "loss_nats_per_token": result["nats_per_token"],
+                    "bits_per_byte": float(result["bits_per_byte"]),
+                    "eval_tokens": result["tokens"],
+                    "train_seconds": seconds,
+                }
+            )
+    table = pa.Table.from_pylist(rows, schema=RESULT_SCHEMA)
     tmp = f"{task.out}.tmp-{os.getpid()}"
     pq.write_table(table, tmp)
     os.replace(tmp, task.out)

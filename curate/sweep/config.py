@@ -15,23 +15,80 @@ seeds: [0, 1, 2]
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from curate.config import option
 from curate.pipeline.spec import EngineConfig
+from curate.quality.stages import Group
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 @dataclass
 class PoolConfig:
-    paths: list[str] = option(default_factory=list, help="Scored Parquet (or any input) holding the pool.")
-    text_key: str = option("text", help="Column holding the text.")
-    score: str = option("quality_score", help="Column with the per-document quality q (higher is better).")
-    low_quality_column: str = option(
-        "quality_score", help="Q (i): a document's tokens count as low quality when this column ..."
+    paths: list[str] = option(
+        default_factory=list, help="The pool: any input curate reads (scored Parquet, JSONL, text)."
     )
-    low_quality_below: float = option(0.5, help="... is below this value.")
+    format: Literal["auto", "jsonl", "parquet", "text"] = option("auto", help="Input format.")
+    text_key: str = option("text", help="Field or column holding the text.")
+    id_key: str | None = option(
+        None,
+        help="Field holding unique ids (default: Parquet's `id` column, else derived from file and offset).",
+    )
+    text_unit: Literal["file", "line"] = option("file", help="Text inputs: a document per file or per line.")
+    score: str = option("quality_score", help="Column with the per-document quality q (higher is better).")
+    where: str | None = option(
+        None, help="A DuckDB predicate over the pool's columns, applied before ranking, e.g. \"lang = 'en'\"."
+    )
     max_docs: int | None = option(None, help="Use at most this many documents of the pool.", min=1)
+    low_quality_rules: list[Group] = option(
+        default_factory=lambda: ["gopher_quality", "gopher_repetition"],
+        help="Q (i): a document is low quality when it fails a published rule of these groups (a judgment "
+        "independent of the ranking score; signals are computed where the pool lacks them) ...",
+    )
+    low_quality_column: str | None = option(
+        None, help="... or, when set, when this column is below `low_quality_below` instead."
+    )
+    low_quality_below: float = option(0.5, help="Threshold for `low_quality_column`.")
+    ranking_models: list[str] = option(
+        default_factory=list,
+        help="Quality models (names or paths) whose training documents must not be ranked; default: the "
+        "models named in the pool's `quality_model` column.",
+    )
+    max_in_sample: float = option(
+        0.01,
+        help="Refuse a pool whose share of the ranking model's training documents exceeds this.",
+        min=0.0,
+        max=1.0,
+    )
+    allow_in_sample: bool = option(
+        False, help="Sweep anyway when the share is exceeded (`--allow-in-sample`); it is still reported."
+    )
+
+
+@dataclass
+class ControlsConfig:
+    matched: bool = option(
+        True, help="Also draw a composition-matched random control (random within strata)."
+    )
+    strata: list[str] = option(
+        default_factory=lambda: ["lang", "source"],
+        help="Columns whose combinations are the strata of the matched control (absent default columns "
+        "are skipped).",
+    )
+    source_parts: int = option(
+        1,
+        help="The `source` stratum is the first this many parts of the path (1: top file or folder).",
+        min=1,
+    )
+    confidence: float = option(0.95, help="Confidence of the gain intervals.", min=0.5, max=0.9999)
+    simultaneous: bool = option(
+        True,
+        help="Bonferroni-adjust the intervals over the (pool size, f) cells of each table, so a sweep of "
+        "many fractions makes no false discoveries by chance.",
+    )
 
 
 @dataclass
@@ -77,7 +134,10 @@ class TransformerConfig:
     batch: int = option(32, help="Sequences per step.", min=1)
     lr: float = option(3e-3, help="AdamW learning rate.", min=1e-6)
     train_bytes: int = option(
-        1_000_000, help="Training bytes for the fixed-data budget's one pass cap.", min=1000
+        1_000_000,
+        help="Training bytes (random windows) of the fixed-compute budget, and the cap of the fixed-data "
+        "budget's one pass.",
+        min=1000,
     )
 
 
@@ -113,17 +173,32 @@ class SweepConfig:
         default_factory=lambda: [0, 1, 2], help="Seeds (pool draws, held-out slice).", min=0
     )
     budgets: list[Literal["fixed_data", "fixed_compute"]] = option(
-        default_factory=lambda: ["fixed_data", "fixed_compute"], help="Training budgets."
+        default_factory=lambda: ["fixed_data", "fixed_compute"],
+        help="Training budgets: one pass over the kept data, and/or a fixed number T of training bytes.",
     )
-    compute_bytes: int | None = option(
-        None,
-        help="Training bytes of the fixed-compute budget; none: the kept bytes at f=0.5 of the largest pool.",
-        min=1000,
+    compute_shares: list[float] = option(
+        default_factory=lambda: [0.25, 0.5, 1.0],
+        help="The n-gram's fixed-compute budgets T, as shares of the largest pool's bytes.",
+        min=0.001,
+        max=1.0,
+    )
+    compute_bytes: list[int] = option(
+        default_factory=list, help="Absolute n-gram budgets T in bytes (replace compute_shares).", min=1000
+    )
+    controls: ControlsConfig = option(
+        default_factory=ControlsConfig,
+        help="Random controls at equal kept bytes (always) and composition-matched ones.",
     )
     models: ModelsConfig = option(default_factory=ModelsConfig, help="Proxy models.")
+    plots: bool = option(True, help="Draw the plots (PNG and SVG) into the sweep's plots/ folder.")
     engine: EngineConfig = option(default_factory=EngineConfig, help="Where the cells run.")
 
     def __post_init__(self):
+        if not NAME.fullmatch(self.name):
+            raise ValueError(
+                f"name {self.name!r} is not a plain name; use letters, digits, '.', '_' and '-' (it names a "
+                "folder under WORKSPACE/sweeps/)."
+            )
         for name, values in (
             ("fractions", self.fractions),
             ("pool_sizes", self.pool_sizes),

@@ -15,9 +15,9 @@ oldest byte of c, a context never seen falls through to P_{k−1}, and P_0 is un
 values (byte 0, which never occurs in text, marks the end of a document). D_k = n1 / (n1 + 2 n2) from the
 order's count-of-counts.
 
-Repetition (fixed-compute budget): training on a stream repeated R times multiplies every count by R while
-the discounts stay those of one pass, so smoothing shrinks and the model memorizes: repeating data does
-not add information to a count model, and its held-out loss stops improving.
+Repetition: a count model gains nothing from seeing the same text twice (multiplying every count by R
+while keeping one pass's discounts only shrinks the smoothing and makes it memorize), so it is always
+trained on one pass; `cells.py` says what a fixed-compute budget means for it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,28 @@ def _keys(stream: np.ndarray, k: int) -> np.ndarray:
     return keys
 
 
+class EvalStream:
+    """A stream to evaluate, with its distinct n-grams per order computed once and kept, so that several
+    models (budgets, proxies) evaluated on it share the work."""
+
+    def __init__(self, stream: np.ndarray):
+        self.stream = stream
+        self._orders: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+    def order(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(distinct k-grams, index of each position's k-gram in them, distinct contexts, index of each
+        distinct k-gram's context in those); the unigram context is empty (0) for every byte."""
+        if k not in self._orders:
+            keys, key_at = np.unique(_keys(self.stream, k), return_inverse=True)
+            ctx = keys >> np.uint64(8) if k > 1 else np.zeros_like(keys)
+            ctxs, ctx_of_key = np.unique(ctx, return_inverse=True)
+            self._orders[k] = (keys, key_at.ravel(), ctxs, ctx_of_key.ravel())
+        return self._orders[k]
+
+
 @dataclass
 class _Order:
     """Counts of one order: sorted n-gram keys with their (raw or continuation) counts, and per context
@@ -67,11 +89,11 @@ def _discount(counts: np.ndarray) -> float:
     return float(np.clip(n1 / (n1 + 2 * n2), 0.05, 0.95))
 
 
-def _order(keys: np.ndarray, counts: np.ndarray, discount: float, scale: float) -> _Order:
+def _order(keys: np.ndarray, counts: np.ndarray, discount: float) -> _Order:
     ctx = keys >> np.uint64(8)  # sorted keys give sorted contexts
     ctx_keys, first, types = np.unique(ctx, return_index=True, return_counts=True)
-    totals = np.add.reduceat(counts * scale, first) if len(first) else np.empty(0)
-    return _Order(keys, counts * scale, ctx_keys, totals, types, discount)
+    totals = np.add.reduceat(counts, first) if len(first) else np.empty(0)
+    return _Order(keys, counts, ctx_keys, totals, types, discount)
 
 
 class ByteNgramLM:
@@ -87,10 +109,10 @@ class ByteNgramLM:
         """Stored n-grams over all orders: the model's size (N for a scaling fit)."""
         return int(sum(len(o.keys) for o in self.orders))
 
-    def fit(self, stream: np.ndarray, repeats: float = 1.0) -> ByteNgramLM:
-        """Count `stream` (uint8, from `encode_documents`) `repeats` times (see the module docstring)."""
+    def fit(self, stream: np.ndarray) -> ByteNgramLM:
+        """Count `stream` (uint8, from `encode_documents`), one pass (see the module docstring)."""
         n = self.order
-        self.trained_bytes = int(len(stream) * repeats)
+        self.trained_bytes = len(stream)
         top_keys, top_counts = np.unique(_keys(stream, n), return_counts=True)
         levels = {n: (top_keys, top_counts.astype(np.float64))}
         unique = top_keys
@@ -103,35 +125,36 @@ class ByteNgramLM:
         self.orders = []
         for k in range(1, n + 1):
             keys, counts = levels[k]
-            scale = repeats if k == n else 1.0  # continuation counts do not grow with repetition
-            self.orders.append(_order(keys, counts, _discount(counts), scale))
+            self.orders.append(_order(keys, counts, _discount(counts)))
         return self
 
-    def log_probs(self, stream: np.ndarray) -> np.ndarray:
-        """ln P of every byte of `stream` given the bytes before it (the first sees an EOD-padded context)."""
-        p = np.full(len(stream), 1.0 / VOCAB)
+    def log_probs(self, stream: np.ndarray | EvalStream) -> np.ndarray:
+        """ln P of every byte of `stream` given the bytes before it (the first sees an EOD-padded context).
+
+        Lookups go through the stream's distinct n-grams and contexts (sorted, so the binary searches walk
+        memory in order), then are spread back to every position."""
+        ev = stream if isinstance(stream, EvalStream) else EvalStream(stream)
+        p = np.full(len(ev.stream), 1.0 / VOCAB)
         for k, o in enumerate(self.orders, start=1):
-            keys = _keys(stream, k)
-            ctx = keys >> np.uint64(8)
-            if k == 1:
-                ctx = np.zeros_like(ctx)  # the unigram "context" is empty: one shared distribution
-            ci = np.searchsorted(o.ctx_keys, ctx)
-            ci = np.minimum(ci, max(len(o.ctx_keys) - 1, 0))
-            seen = (o.ctx_keys[ci] == ctx) if len(o.ctx_keys) else np.zeros(len(ctx), bool)
+            keys, key_at, ctxs, ctx_of_key = ev.order(k)
+            ci = np.minimum(np.searchsorted(o.ctx_keys, ctxs), max(len(o.ctx_keys) - 1, 0))
+            seen = (o.ctx_keys[ci] == ctxs) if len(o.ctx_keys) else np.zeros(len(ctxs), bool)
             ki = np.minimum(np.searchsorted(o.keys, keys), max(len(o.keys) - 1, 0))
-            count = np.where((o.keys[ki] == keys) if len(o.keys) else False, o.counts[ki], 0.0)
-            total = np.where(seen, o.ctx_totals[ci], 1.0)
-            types = np.where(seen, o.ctx_types[ci], 0.0)
+            count = np.where((o.keys[ki] == keys) if len(o.keys) else False, o.counts[ki], 0.0)[key_at]
+            ci, seen = ci[ctx_of_key][key_at], seen[ctx_of_key][key_at]
+            total = np.where(seen, o.ctx_totals[ci] if len(o.ctx_keys) else 1.0, 1.0)
+            types = np.where(seen, o.ctx_types[ci] if len(o.ctx_keys) else 0.0, 0.0)
             mixed = (np.maximum(count - o.discount, 0.0) + o.discount * types * p) / total
             p = np.where(seen, mixed, p)
         return np.log(p)
 
-    def evaluate(self, stream: np.ndarray, text_bytes: int | None = None) -> dict[str, float]:
+    def evaluate(self, stream: np.ndarray | EvalStream, text_bytes: int | None = None) -> dict[str, float]:
         """Mean loss on `stream`: nats per token (= per byte, EOD marks included) and bits per text byte."""
-        nats = float(-self.log_probs(stream).sum())
-        n_text = text_bytes if text_bytes is not None else int((stream != EOD).sum())
+        ev = stream if isinstance(stream, EvalStream) else EvalStream(stream)
+        nats = float(-self.log_probs(ev).sum())
+        n_text = text_bytes if text_bytes is not None else int((ev.stream != EOD).sum())
         return {
-            "nats_per_token": nats / len(stream),
+            "nats_per_token": nats / len(ev.stream),
             "bits_per_byte": nats / np.log(2) / max(n_text, 1),
-            "tokens": len(stream),
+            "tokens": len(ev.stream),
         }

@@ -1,16 +1,27 @@
-"""Plan a sweep in DuckDB: held-out slices, nested random pools, nested top-f subsets, evaluation sets.
+"""Plan a sweep in DuckDB: held-out slices, nested random pools, nested top-f subsets and their controls.
 
-Per seed s (all orders are md5 of the id and the seed, so plans are the same on every machine and version):
+Per seed s (every order is md5 of the id, a salt and the seed, so plans are the same on every machine):
 
 - held out: the documents whose md5(id, s) falls in the first `holdout_fraction`: the `pool_holdout`
   evaluation set of that seed, never trained on;
 - pools: the rest in md5(id, "pool", s) order; pool p is the first round(p · n) documents, so pools nest;
-- subsets: within a pool, the top ceil(f · size) documents by score (ties by id), so subsets nest too;
-  the threshold is the score of the last document kept.
+- top: within a pool, the top ceil(f · size) documents by score (ties by id), so subsets nest too; the
+  threshold is the score of the last document kept;
+- random control (every f < 1): documents of the same pool in md5(id, "random", s) order, as many as bring
+  the kept tokens closest to the top subset's: the answer to "is the score better than chance at this size?";
+- matched control (every f < 1, `controls.matched`): the same, within each stratum (language × source
+  group by default), up to the top subset's tokens in that stratum: a random subset with the top subset's
+  composition. loss(random) − loss(matched) is what the score buys by picking a language or source;
+  loss(matched) − loss(top) what it buys by picking better documents within them.
 
-Each subset is written as Parquet shards (documents in the seed's random order, so a fixed-compute budget
-that reads a prefix reads a random sample) with a manifest: f, pool size, threshold, seed, documents,
-tokens (UTF-8 bytes), both Q estimators and the source of the pool.
+At f = 1 the top subset is the whole pool and both controls would equal it, so none is drawn: the gain
+over random is 0 by construction.
+
+Tokens are the proxies' unit: a document's UTF-8 bytes and one end-of-document mark.
+
+Each subset is written as Parquet shards (documents in the seed's random order, so a budget that reads a
+prefix reads a random sample) with a manifest: f, pool size, selection, threshold, seed, documents, tokens,
+composition (language and source mix, length quantiles), Q (i) and the source of the pool.
 """
 
 from __future__ import annotations
@@ -23,11 +34,13 @@ from pathlib import Path
 
 import duckdb
 
-from curate.dedup.db import sql_list
 from curate.errors import UserError
 from curate.io.discover import discover, plan_units
 from curate.io.readers import ReadOptions, read_unit
 from curate.sweep.config import EvalSetConfig, SweepConfig
+
+SELECTIONS = ("top", "random", "matched")
+MIX_TOP = 8  # languages / sources named in a composition; the rest are summed as "other"
 
 
 @dataclass(frozen=True)
@@ -35,105 +48,175 @@ class Subset:
     seed: int
     pool_size: float
     fraction: float
+    selection: str  # top | random | matched
     pool_docs: int  # documents in the pool it was drawn from
+    pool_tokens: int  # and their tokens
 
     @property
     def key(self) -> str:
-        return f"s{self.seed}-p{self.pool_size:g}-f{self.fraction:g}"
+        return f"s{self.seed}-p{self.pool_size:g}-f{self.fraction:g}-{self.selection}"
 
 
 def order_sql(seed: int, salt: str, column: str = "id") -> str:
     """A deterministic pseudo-random order of documents: md5 of id, salt and seed."""
-    return f"md5_number({column} || '#{salt}#{seed}')"
+    return f"md5_number({column} || '#{salt}#{int(seed)}')"
 
 
-def load_pool(con: duckdb.DuckDBPyConnection, cfg: SweepConfig) -> list[str]:
-    """Register the pool as view `pool` (id, text, q, low, bytes); return its Parquet files."""
-    files = discover(cfg.pool.paths, "parquet")
-    paths = [f.path for f in files]
-    p = cfg.pool
-    cols = {name for (name,) in con.execute(f"SELECT name FROM parquet_schema({sql_list(paths)})").fetchall()}
-    for needed in ("id", p.text_key, p.score, p.low_quality_column):
-        if needed not in cols:
-            raise UserError(
-                f"the pool has no '{needed}' column; score it first (`curate score`, or a "
-                "pipeline with quality_classifier) or set pool.score / pool.low_quality_column."
-            )
-    limit = f"LIMIT {int(p.max_docs)}" if p.max_docs else ""
-    con.execute(f"""
-        CREATE TABLE pool AS
-        SELECT id, "{p.text_key}" AS text, CAST("{p.score}" AS DOUBLE) AS q,
-               coalesce(CAST("{p.low_quality_column}" AS DOUBLE) < {p.low_quality_below}, false) AS low,
-               strlen("{p.text_key}") AS bytes
-        FROM read_parquet({sql_list(paths)}) ORDER BY id {limit}""")
-    n = con.execute("SELECT count(*) FROM pool").fetchone()[0]
-    if n < 10:
-        raise UserError(
-            f"the pool has {n} documents; a sweep needs at least 10 (hundreds for useful numbers)."
-        )
-    return paths
+def held_out_sql(seed: int, cfg: SweepConfig) -> str:
+    return f"{order_sql(seed, 'holdout')} % 1000000 < {round(cfg.eval.holdout_fraction * 1e6)}"
+
+
+# Keep a prefix of documents in `cum` order (cumulative tokens, per partition) whose tokens come closest to
+# `target`: every document that ends within it, and the one that crosses it if that lands nearer.
+_CLOSEST = (
+    "({cum} - tokens < {target} AND ({cum} <= {target} OR {cum} - {target} < {target} - ({cum} - tokens)))"
+)
 
 
 def plan_subsets(con: duckdb.DuckDBPyConnection, cfg: SweepConfig) -> list[Subset]:
-    """Fill table `membership(seed, pool_size, fraction, id, q)` and return every subset."""
+    """Fill table `membership(seed, pool_size, fraction, selection, id)` and return every subset."""
     con.execute(
-        "CREATE TABLE membership (seed INTEGER, pool_size DOUBLE, fraction DOUBLE, id VARCHAR, q DOUBLE)"
+        "CREATE OR REPLACE TABLE membership "
+        "(seed INTEGER, pool_size DOUBLE, fraction DOUBLE, selection VARCHAR, id VARCHAR)"
     )
     subsets = []
+    matched = cfg.controls.matched
     for seed in cfg.seeds:
-        held = f"{order_sql(seed, 'holdout')} % 1000000 < {round(cfg.eval.holdout_fraction * 1e6)}"
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE universe AS
-            SELECT id, q, row_number() OVER (ORDER BY {order_sql(seed, "pool")}, id) AS pos
-            FROM pool WHERE NOT ({held})""")
+            SELECT id, q, tokens, stratum, row_number() OVER (ORDER BY {order_sql(seed, "pool")}, id) AS pos
+            FROM pool WHERE NOT ({held_out_sql(seed, cfg)})""")
         n = con.execute("SELECT count(*) FROM universe").fetchone()[0]
         for pool_size in cfg.pool_sizes:
             size = max(1, round(pool_size * n))
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE sub_pool AS
+                SELECT id, tokens, stratum,
+                       row_number() OVER (ORDER BY q DESC NULLS LAST, id) AS rank,
+                       sum(tokens) OVER (ORDER BY {order_sql(seed, "random")}, id
+                                        ROWS UNBOUNDED PRECEDING) AS rcum,
+                       sum(tokens) OVER (PARTITION BY stratum ORDER BY {order_sql(seed, "matched")}, id
+                                        ROWS UNBOUNDED PRECEDING) AS mcum
+                FROM universe WHERE pos <= {size}""")
+            pool_tokens = int(con.execute("SELECT coalesce(sum(tokens), 0) FROM sub_pool").fetchone()[0])
             for fraction in cfg.fractions:
                 keep = max(1, math.ceil(fraction * size))
-                con.execute(f"""
-                    INSERT INTO membership
-                    SELECT {seed}, {pool_size}, {fraction}, id, q FROM (
-                        SELECT id, q, row_number() OVER (ORDER BY q DESC NULLS LAST, id) AS rank
-                        FROM universe WHERE pos <= {size}) WHERE rank <= {keep}""")
-                subsets.append(Subset(seed, pool_size, fraction, size))
+                cell = [seed, pool_size, fraction]
+                con.execute(
+                    "INSERT INTO membership SELECT ?, ?, ?, 'top', id FROM sub_pool WHERE rank <= ?",
+                    [*cell, keep],
+                )
+                subsets.append(Subset(seed, pool_size, fraction, "top", size, pool_tokens))
+                if fraction >= 1.0:
+                    continue
+                target = con.execute("SELECT sum(tokens) FROM sub_pool WHERE rank <= ?", [keep]).fetchone()[0]
+                random_rule = _CLOSEST.format(cum="rcum", target="$target")
+                con.execute(
+                    "INSERT INTO membership SELECT $seed, $pool, $f, 'random', id FROM sub_pool "
+                    f"WHERE {random_rule}",
+                    {"seed": seed, "pool": pool_size, "f": fraction, "target": target},
+                )
+                subsets.append(Subset(seed, pool_size, fraction, "random", size, pool_tokens))
+                if matched:
+                    matched_rule = _CLOSEST.format(cum="mcum", target="k.target")
+                    con.execute(
+                        f"""INSERT INTO membership
+                        SELECT ?, ?, ?, 'matched', s.id FROM sub_pool s JOIN (
+                            SELECT stratum, sum(tokens) AS target FROM sub_pool WHERE rank <= ?
+                            GROUP BY stratum
+                        ) k USING (stratum) WHERE {matched_rule}""",
+                        [*cell, keep],
+                    )
+                    subsets.append(Subset(seed, pool_size, fraction, "matched", size, pool_tokens))
     return subsets
+
+
+def _members(s: Subset) -> tuple[str, list]:
+    """The WHERE clause (over membership m) and parameters that select one subset's documents."""
+    return (
+        "m.seed = ? AND m.pool_size = ? AND m.fraction = ? AND m.selection = ?",
+        [s.seed, s.pool_size, s.fraction, s.selection],
+    )
+
+
+def _mix(con: duckdb.DuckDBPyConnection, column: str, rows_sql: str, params: list) -> dict[str, float]:
+    """Share of tokens per value of `column` of the documents `rows_sql` selects (as `p`): the MIX_TOP
+    largest, the rest as "other"."""
+    rows = con.execute(
+        f"SELECT coalesce(p.{column}, '?') AS v, sum(p.tokens) AS b FROM {rows_sql} "
+        "GROUP BY v ORDER BY b DESC, v",
+        params,
+    ).fetchall()
+    total = sum(b for _, b in rows) or 1
+    mix = {v: b / total for v, b in rows[:MIX_TOP]}
+    if len(rows) > MIX_TOP:
+        mix["other"] = sum(b for _, b in rows[MIX_TOP:]) / total
+    return mix
+
+
+def composition(con: duckdb.DuckDBPyConnection, s: Subset | None = None) -> dict:
+    """Language and source mix (shares of tokens) and document-length quantiles (tokens) of a subset, or of
+    the whole (restricted) pool when `s` is None."""
+    if s is None:
+        rows_sql, params = "pool p", []
+    else:
+        where, params = _members(s)
+        rows_sql = f"membership m JOIN pool p USING (id) WHERE {where}"
+    quantiles = con.execute(
+        f"SELECT quantile_cont(p.tokens, [0.1, 0.5, 0.9]) FROM {rows_sql}", params
+    ).fetchone()[0] or [0, 0, 0]
+    return {
+        "lang_mix": _mix(con, "lang", rows_sql, params),
+        "source_mix": _mix(con, "src", rows_sql, params),
+        "length_p10": float(quantiles[0]),
+        "length_p50": float(quantiles[1]),
+        "length_p90": float(quantiles[2]),
+    }
 
 
 def write_subset(con: duckdb.DuckDBPyConnection, s: Subset, folder: Path, shard_mb: int = 128) -> dict:
     """Write one subset's documents as Parquet shards (atomically: a temporary folder, then a rename);
-    return its numbers from the plan (documents, tokens, threshold, Q (i))."""
-    where = f"m.seed = {s.seed} AND m.pool_size = {s.pool_size} AND m.fraction = {s.fraction}"
-    docs, tokens, low, threshold = con.execute(f"""
-        SELECT count(*), coalesce(sum(p.bytes), 0), coalesce(sum(p.bytes) FILTER (WHERE p.low), 0), min(m.q)
-        FROM membership m JOIN pool p USING (id) WHERE {where}""").fetchone()
+    return its numbers from the plan (documents, tokens, threshold, low-quality tokens, composition)."""
+    where, params = _members(s)
+    docs, tokens, low, threshold = con.execute(
+        f"""SELECT count(*), coalesce(sum(p.tokens), 0), coalesce(sum(p.tokens) FILTER (WHERE p.low), 0),
+                   min(p.q)
+            FROM membership m JOIN pool p USING (id) WHERE {where}""",
+        params,
+    ).fetchone()
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    con.execute(f"""
-        COPY (SELECT p.id, p.text, p.q FROM membership m JOIN pool p USING (id) WHERE {where}
-              ORDER BY {order_sql(s.seed, "train", "p.id")})
-        TO '{tmp}' (FORMAT PARQUET, COMPRESSION ZSTD, FILE_SIZE_BYTES '{shard_mb}MB',
-                    FILENAME_PATTERN 'part-{{i}}')""")
+    con.execute(
+        f"""COPY (SELECT p.id, p.text, p.q FROM membership m JOIN pool p USING (id) WHERE {where}
+                  ORDER BY {order_sql(s.seed, "train", "p.id")})
+            TO ? (FORMAT PARQUET, COMPRESSION ZSTD, FILE_SIZE_BYTES '{int(shard_mb)}MB',
+                  FILENAME_PATTERN 'part-{{i}}')""",
+        [*params, str(tmp)],
+    )
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
     return {
         "docs": int(docs),
         "tokens": int(tokens),
         "low_quality_tokens": int(low),
-        "threshold": None if threshold is None else float(threshold),
+        # the score of the last document kept; a control has no threshold
+        "threshold": None if threshold is None or s.selection != "top" else float(threshold),
+        "composition": composition(con, s),
     }
 
 
 def write_holdout(con: duckdb.DuckDBPyConnection, seed: int, cfg: SweepConfig, out: Path) -> None:
     """The `pool_holdout` evaluation set of one seed, capped at `eval.max_bytes`."""
-    held = f"{order_sql(seed, 'holdout')} % 1000000 < {round(cfg.eval.holdout_fraction * 1e6)}"
-    con.execute(f"""
-        COPY (SELECT id, text FROM (
-                SELECT id, text, sum(bytes) OVER w AS upto, row_number() OVER w AS n
-                FROM pool WHERE {held} WINDOW w AS (ORDER BY {order_sql(seed, "holdout")}, id))
-              WHERE upto <= {cfg.eval.max_bytes} OR n = 1)
-        TO '{out}' (FORMAT PARQUET)""")
+    con.execute(
+        f"""COPY (SELECT id, text FROM (
+                SELECT id, text, sum(tokens) OVER w AS upto, row_number() OVER w AS n
+                FROM pool WHERE {held_out_sql(seed, cfg)}
+                WINDOW w AS (ORDER BY {order_sql(seed, "holdout")}, id))
+              WHERE upto <= ? OR n = 1)
+            TO ? (FORMAT PARQUET)""",
+        [cfg.eval.max_bytes, str(out)],
+    )
 
 
 def read_eval_set(s: EvalSetConfig, max_bytes: int) -> list[str]:

@@ -1,15 +1,22 @@
-"""Run a sweep: plan subsets, write them with their manifests, train and evaluate every cell, report.
+"""Run a sweep: read and check the pool, plan subsets and controls, write them with their manifests, train
+and evaluate every cell, and report the gains over the controls.
 
 Everything lives in WORKSPACE/sweeps/NAME-HASH/ (HASH names the resolved config, so a changed config never
 reuses stale cells):
 
     config.yaml             the resolved sweep config
+    pool.json               what was read, the in-sample check, Q (i)'s judgment, the pool's composition
     eval/NAME.parquet       evaluation sets (pool_holdout-sSEED for each seed)
-    subsets/KEY/            Parquet shards of each kept subset, and KEY/manifest.json
-    cells/KEY.parquet       the results rows of one cell (written last: a killed sweep resumes from here)
-    results.parquet         every row (one per fraction, pool size, seed, model, budget, eval set)
-    summary.parquet         means and spread over seeds, the Pareto front marked
+    subsets/KEY/            Parquet shards of each kept subset (top f and its controls), KEY/manifest.json
+    cells/KEY.parquet       the results rows of one subset and model, every budget (written last: a killed
+                            sweep resumes from here)
+    results.parquet         every row (fraction, pool size, seed, selection, model, budget, eval set)
+    summary.parquet         means over seeds, gains over the controls with intervals, the front marked
+    composition.parquet     language and source mix of every subset
     plots/*.png|svg
+
+A rerun on a pool whose documents changed (another digest of their fingerprints) discards the subsets and
+cells of the old pool before it plans.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,16 +36,18 @@ import numpy as np
 import pandas as pd
 
 from curate.config import to_dict
-from curate.dedup.db import sql_list
+from curate.dedup import db
 from curate.engine import Engine
 from curate.errors import UserError
 from curate.io.writers import write_json_atomic
 from curate.pipeline.spec import dump_yaml
 from curate.sweep import dataset_quality as dq
-from curate.sweep.cells import Cell, CellTask, read_texts, run_cell
+from curate.sweep.cells import FIXED_DATA, Budget, CellTask, read_texts, run_cell
 from curate.sweep.config import SweepConfig
-from curate.sweep.plan import Subset, load_pool, plan_subsets, read_eval_set, write_holdout, write_subset
-from curate.sweep.report import pareto, plot, summarize, with_fit_columns
+from curate.sweep.gains import gains, pareto, summarize, with_gains
+from curate.sweep.plan import Subset, composition, plan_subsets, read_eval_set, write_holdout, write_subset
+from curate.sweep.pool import PoolInfo, load_pool, overlap
+from curate.sweep.report import composition_table, plot, with_fit_columns
 
 
 @dataclass
@@ -45,10 +55,17 @@ class SweepResult:
     folder: Path
     results: pd.DataFrame
     summary: pd.DataFrame
+    composition: pd.DataFrame
+    pool: dict
+    pool_composition: dict
     plots: list[Path]
     seconds: float
+    subsets: int
     cells_run: int
     cells_reused: int
+    score: str
+    confidence: float
+    simultaneous: bool
 
 
 def sweep_folder(workspace: Path, cfg: SweepConfig) -> Path:
@@ -81,22 +98,39 @@ class SweepRunner:
         (self.folder / "config.yaml").write_text(dump_yaml(to_dict(self.cfg)))
         plan_db = self.folder / "plan.duckdb"
         plan_db.unlink(missing_ok=True)  # the plan is cheap and deterministic: made afresh every run
+        self.engine.prestart(["curate.sweep.cells", "curate.sweep.pool"])
         con = duckdb.connect(str(plan_db))
         try:
-            load_pool(con, self.cfg)
+            pool = load_pool(con, self.cfg, self.folder, self.engine, self.log)
+            pool_comp = composition(con)
+            self._forget_a_changed_pool(con, pool)
             subsets = plan_subsets(con, self.cfg)
-            eval_sets = self._eval_sets(con)
-            with self.engine:
-                manifests = self._subsets(con, subsets, eval_sets)
-                cells = self._cells(subsets)
-                compute = self._compute_tokens(manifests)
-                ran, reused = self._run_cells(cells, manifests, eval_sets, compute)
+            eval_sets = self._eval_sets(con, pool)
+            manifests = self._subsets(con, subsets, pool)
+            tasks = self._tasks(manifests, eval_sets)
+            ran, reused = self._run_cells(tasks)
         finally:
             con.close()
-        return self._report(started, ran, reused)
+            self.engine.close()
+            plan_db.unlink(missing_ok=True)
+        write_json_atomic(self.folder / "pool.json", {**pool.to_dict(), "composition": pool_comp})
+        return self._report(started, pool, pool_comp, manifests, ran, reused)
+
+    # --- the pool -------------------------------------------------------------------------------------
+    def _forget_a_changed_pool(self, con, pool: PoolInfo) -> None:
+        fps = np.sort(con.execute("SELECT fp FROM pool").fetchnumpy()["fp"])
+        digest = hashlib.blake2b(fps.tobytes(), digest_size=8).hexdigest()
+        marker = self.folder / "pool-digest.txt"
+        if marker.exists() and marker.read_text().strip() != digest:
+            self.log(
+                "curate: sweep: the pool changed since this sweep last ran; its subsets and cells are redone"
+            )
+            for name in ("subsets", "cells", "eval"):
+                shutil.rmtree(self.folder / name, ignore_errors=True)
+        marker.write_text(digest + "\n")
 
     # --- evaluation sets ------------------------------------------------------------------------------
-    def _eval_sets(self, con) -> dict[str, str]:
+    def _eval_sets(self, con, pool: PoolInfo) -> dict[str, str]:
         """{name: Parquet file}; pool_holdout-sSEED per seed, then the declared sets."""
         folder = self.folder / "eval"
         folder.mkdir(exist_ok=True)
@@ -111,6 +145,12 @@ class SweepRunner:
             if not path.exists():
                 texts = read_eval_set(s, self.cfg.eval.max_bytes)
                 pd.DataFrame({"text": texts}).to_parquet(path)
+            shared = overlap(con, read_texts(str(path)))
+            if shared:
+                pool.notes.append(
+                    f"{shared:,} documents of evaluation set '{s.name}' are also in the pool (trained on by "
+                    "the subsets that keep them): its losses are partly in-sample"
+                )
             out[s.name] = str(path)
         reference = self.cfg.eval.reference or (self.cfg.eval.sets[0].name if self.cfg.eval.sets else None)
         if reference is not None and reference not in out:
@@ -122,7 +162,7 @@ class SweepRunner:
         return out
 
     # --- subsets --------------------------------------------------------------------------------------
-    def _subsets(self, con, subsets: list[Subset], eval_sets: dict[str, str]) -> dict[str, dict]:
+    def _subsets(self, con, subsets: list[Subset], pool: PoolInfo) -> dict[str, dict]:
         manifests, todo = {}, []
         for s in subsets:
             path = self.folder / "subsets" / s.key / "manifest.json"
@@ -132,7 +172,7 @@ class SweepRunner:
             folder = path.parent
             todo.append((s, folder, write_subset(con, s, folder)))
         if todo:
-            self.log(f"curate: sweep: wrote {len(todo)} subsets; measuring their quality Q")
+            self.log(f"curate: sweep: wrote {len(todo)} subsets (top f and controls); measuring their Q")
         tasks = [(str(folder), self.reference) for _, folder, _ in todo]
         stats = dict(self.engine.map(subset_stats, tasks, label="sweep: subsets")) if tasks else {}
         for (s, folder, numbers), task in zip(todo, tasks):
@@ -142,90 +182,127 @@ class SweepRunner:
                 "seed": s.seed,
                 "pool_size": s.pool_size,
                 "fraction": s.fraction,
+                "selection": s.selection,
                 "pool_docs": s.pool_docs,
+                "pool_tokens": s.pool_tokens,
                 "threshold": numbers["threshold"],
                 "docs": numbers["docs"],
                 "tokens": numbers["tokens"],
-                "token_unit": "UTF-8 bytes",
+                "token_unit": "UTF-8 bytes + 1 end-of-document mark per document",
                 "words": st["words"],
                 "low_quality_tokens": numbers["low_quality_tokens"],
                 "q_corruption": dq.corruption_q(numbers["low_quality_tokens"], numbers["tokens"]),
+                "q_corruption_judge": pool.low_quality_judge,
                 "q_deficiency": st["q_deficiency"],
                 "deficiency": st["deficiency"],
-                "source": {"pool": self.cfg.pool.paths, "score": self.cfg.pool.score},
+                "composition": numbers["composition"],
+                "source": {
+                    "pool": self.cfg.pool.paths,
+                    "where": self.cfg.pool.where,
+                    "score": self.cfg.pool.score,
+                },
             }
             write_json_atomic(folder / "manifest.json", manifest)
             manifests[s.key] = manifest
         return manifests
 
     # --- cells ----------------------------------------------------------------------------------------
-    def _cells(self, subsets: list[Subset]) -> list[Cell]:
-        cells = []
-        m = self.cfg.models
-        for s in subsets:
-            for budget in self.cfg.budgets:
-                if m.ngram is not None:
-                    cells.append(Cell(s.seed, s.pool_size, s.fraction, "ngram", budget))
-                if m.transformer is not None and [s.fraction, s.pool_size] in m.transformer.cells:
-                    cells.append(Cell(s.seed, s.pool_size, s.fraction, "transformer", budget))
-        return cells
+    def _ngram_budgets(self, manifests: dict[str, dict]) -> tuple[Budget, ...]:
+        budgets = []
+        if "fixed_data" in self.cfg.budgets:
+            budgets.append(FIXED_DATA)
+        if "fixed_compute" in self.cfg.budgets:
+            if self.cfg.compute_bytes:
+                budgets += [Budget.fixed_compute(t) for t in sorted(self.cfg.compute_bytes)]
+            else:
+                largest = max(self.cfg.pool_sizes)
+                pool_tokens = float(
+                    np.median([m["pool_tokens"] for m in manifests.values() if m["pool_size"] == largest])
+                )
+                budgets += [
+                    Budget.fixed_compute(max(1000, round(share * pool_tokens)), share)
+                    for share in sorted(self.cfg.compute_shares)
+                ]
+        return tuple(budgets)
 
-    def _compute_tokens(self, manifests: dict[str, dict]) -> int:
-        if self.cfg.compute_bytes:
-            return self.cfg.compute_bytes
-        largest = max(self.cfg.pool_sizes)
-        f = min(self.cfg.fractions, key=lambda x: abs(x - 0.5))
-        kept = [m["tokens"] for m in manifests.values() if m["pool_size"] == largest and m["fraction"] == f]
-        return int(np.median(kept))
+    def _transformer_budgets(self) -> tuple[Budget, ...]:
+        t = self.cfg.models.transformer
+        budgets = [FIXED_DATA] if "fixed_data" in self.cfg.budgets else []
+        if "fixed_compute" in self.cfg.budgets:
+            budgets.append(Budget.fixed_compute(t.train_bytes))
+        return tuple(budgets)
 
-    def _run_cells(self, cells: list[Cell], manifests, eval_sets, compute: int) -> tuple[int, int]:
+    def _tasks(self, manifests: dict[str, dict], eval_sets: dict[str, str]) -> list[CellTask]:
         folder = self.folder / "cells"
         folder.mkdir(exist_ok=True)
+        m = self.cfg.models
+        ngram_budgets = self._ngram_budgets(manifests) if m.ngram is not None else ()
         tasks = []
-        for c in cells:
-            out = folder / f"{c.key}.parquet"
-            if out.exists():
-                continue
+        for key, manifest in manifests.items():
             sets = tuple(
                 (("pool_holdout" if name.startswith("pool_holdout") else name), path)
                 for name, path in eval_sets.items()
-                if not name.startswith("pool_holdout") or name == f"pool_holdout-s{c.seed}"
+                if not name.startswith("pool_holdout") or name == f"pool_holdout-s{manifest['seed']}"
             )
-            model_cfg = to_dict(getattr(self.cfg.models, c.model))
-            tasks.append(
-                CellTask(
-                    c,
-                    str(self.folder / "subsets" / c.subset_key),
-                    manifests[c.subset_key],
-                    sets,
-                    model_cfg,
-                    compute,
-                    str(out),
+            models = []
+            if m.ngram is not None:
+                models.append(("ngram", to_dict(m.ngram), ngram_budgets))
+            if (
+                m.transformer is not None
+                and [manifest["fraction"], manifest["pool_size"]] in m.transformer.cells
+            ):
+                models.append(("transformer", to_dict(m.transformer), self._transformer_budgets()))
+            for model, model_cfg, budgets in models:
+                tasks.append(
+                    CellTask(
+                        manifest,
+                        str(self.folder / "subsets" / key),
+                        model,
+                        model_cfg,
+                        budgets,
+                        sets,
+                        str(folder / f"{key}-{model}.parquet"),
+                    )
                 )
-            )
-        reused = len(cells) - len(tasks)
+        return tasks
+
+    def _run_cells(self, tasks: list[CellTask]) -> tuple[int, int]:
+        todo = [t for t in tasks if not Path(t.out).exists()]
+        reused = len(tasks) - len(todo)
         if reused:
-            self.log(f"curate: sweep: {reused} of {len(cells)} cells already done, skipped")
-        for _ in self.engine.map(run_cell, tasks, label="sweep: cells"):
+            self.log(f"curate: sweep: {reused} of {len(tasks)} cells already done, skipped")
+        for _ in self.engine.map(run_cell, todo, label="sweep: cells"):
             pass
-        return len(tasks), reused
+        return len(todo), reused
 
     # --- report ---------------------------------------------------------------------------------------
-    def _report(self, started: float, ran: int, reused: int) -> SweepResult:
+    def _report(self, started, pool: PoolInfo, pool_comp, manifests, ran: int, reused: int) -> SweepResult:
         cells = sorted((self.folder / "cells").glob("*.parquet"))
-        results = with_fit_columns(duckdb.sql(f"SELECT * FROM read_parquet({sql_list(cells)})").df())
+        with duckdb.connect() as con:
+            results = con.execute(f"SELECT * FROM {db.read_parquet('?')}", [db.exact_paths(cells)]).df()
+        results = with_fit_columns(results)
         results = results.sort_values(
-            ["model", "budget", "eval_set", "pool_size", "fraction", "seed"], ignore_index=True
+            ["model", "budget", "eval_set", "pool_size", "fraction", "selection", "seed"], ignore_index=True
         )
-        tmp = self.folder / f".results.parquet.tmp-{os.getpid()}"
-        results.to_parquet(tmp, index=False)
-        os.replace(tmp, self.folder / "results.parquet")
-        summary = pareto(summarize(results))
-        summary.to_parquet(self.folder / "summary.parquet", index=False)
-        plots = plot(summary, self.folder / "plots")
+        _write_parquet(results, self.folder / "results.parquet")
+        c = self.cfg.controls
+        summary = pareto(with_gains(summarize(results), gains(results, c.confidence, c.simultaneous)))
+        _write_parquet(summary, self.folder / "summary.parquet")
+        comp = composition_table(manifests)
+        _write_parquet(comp, self.folder / "composition.parquet")
+        plots = plot(summary, comp, pool.low_quality_judge, self.folder / "plots") if self.cfg.plots else []
         seconds = time.monotonic() - started
         write_json_atomic(
             self.folder / "status.json",
             {"state": "finished", "cells": len(cells), "ran": ran, "reused": reused, "seconds": seconds},
         )
-        return SweepResult(self.folder, results, summary, plots, seconds, ran, reused)
+        return SweepResult(
+            self.folder, results, summary, comp, pool.to_dict(), pool_comp, plots, seconds, len(manifests),
+            ran, reused, self.cfg.pool.score, c.confidence, c.simultaneous,
+        )  # fmt: skip
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
