@@ -178,7 +178,7 @@ class SweepConfig:
     )
     compute_shares: list[float] = option(
         default_factory=lambda: [0.25, 0.5, 1.0],
-        help="The n-gram's fixed-compute budgets T, as shares of the largest pool's bytes.",
+        help="The n-gram's fixed-compute budgets T, as shares of the largest pool's tokens.",
         min=0.001,
         max=1.0,
     )

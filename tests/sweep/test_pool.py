@@ -16,19 +16,19 @@ from tests.conftest import write_jsonl
 from tests.sweep.conftest import clean_documents, random_tokens, run_sweep, write_config
 
 
-def small_sweep(root, pool_paths, **changes):
-    data = {
-        "name": "pool-test",
-        "pool": {"paths": [str(p) for p in pool_paths], "score": "score"},
-        "fractions": [1.0, 0.5],
-        "pool_sizes": [1.0],
-        "seeds": [0, 1],
-        "budgets": ["fixed_data"],
-        "models": {"ngram": {"order": 3}},
-        "plots": False,
-        **changes,
-    }
-    return write_config(root, **data)
+def small_sweep(root, name: str = "pool-test", **pool):
+    """A quick sweep of the pool `pool` (its config keys; the score is in field `score` by default)."""
+    return write_config(
+        root,
+        name=name,
+        pool={"score": "score", **pool},
+        fractions=[1.0, 0.5],
+        pool_sizes=[1.0],
+        seeds=[0, 1],
+        budgets=["fixed_data"],
+        models={"ngram": {"order": 3}},
+        plots=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +47,7 @@ def jsonl_pool(tmp_path_factory):
 
 
 def test_a_jsonl_pool_is_read_with_its_fields_as_columns(jsonl_pool):
-    cfg = small_sweep(
-        jsonl_pool,
-        [jsonl_pool / "pool"],
-        pool={"paths": [str(jsonl_pool / "pool")], "score": "score", "id_key": "id"},
-    )
+    cfg = small_sweep(jsonl_pool, paths=[str(jsonl_pool / "pool")], id_key="id")
     result = run_sweep(cfg, jsonl_pool / "ws")
     pool = result.pool
     assert pool["read"] == 160 and pool["docs"] == 160
@@ -61,17 +57,8 @@ def test_a_jsonl_pool_is_read_with_its_fields_as_columns(jsonl_pool):
 
 
 def test_where_restricts_the_pool_before_ranking(jsonl_pool):
-    cfg = small_sweep(
-        jsonl_pool,
-        [],
-        name="english-only",
-        pool={
-            "paths": [str(jsonl_pool / "pool")],
-            "score": "score",
-            "id_key": "id",
-            "where": "lang = 'en' AND site <> 1",
-        },
-    )
+    where = "lang = 'en' AND site <> 1"
+    cfg = small_sweep(jsonl_pool, "english-only", paths=[str(jsonl_pool / "pool")], id_key="id", where=where)
     result = run_sweep(cfg, jsonl_pool / "ws")
     expected = sum(1 for i in range(160) if i % 4 and i % 3 != 1)
     assert result.pool["docs"] == expected and result.pool["where"] == "lang = 'en' AND site <> 1"
@@ -88,12 +75,7 @@ def test_where_restricts_the_pool_before_ranking(jsonl_pool):
     ],
 )
 def test_a_bad_where_is_refused_in_one_sentence(jsonl_pool, where, message):
-    cfg = small_sweep(
-        jsonl_pool,
-        [],
-        name="bad-where",
-        pool={"paths": [str(jsonl_pool / "pool")], "score": "score", "where": where},
-    )
+    cfg = small_sweep(jsonl_pool, "bad-where", paths=[str(jsonl_pool / "pool")], where=where)
     with pytest.raises(UserError, match=message):
         run_sweep(cfg, jsonl_pool / "ws")
 
@@ -104,14 +86,10 @@ def test_repeated_ids_and_a_missing_score_are_refused(tmp_path):
         tmp_path / "pool" / "a.jsonl",
         [{"id": "same" if i < 2 else f"d{i}", "text": d, "score": 0.5} for i, d in enumerate(docs)],
     )
-    cfg = small_sweep(
-        tmp_path, [], pool={"paths": [str(tmp_path / "pool")], "score": "score", "id_key": "id"}
-    )
+    cfg = small_sweep(tmp_path, paths=[str(tmp_path / "pool")], id_key="id")
     with pytest.raises(UserError, match="1 repeated ids"):
         run_sweep(cfg, tmp_path / "ws")
-    cfg = small_sweep(
-        tmp_path, [], name="no-score", pool={"paths": [str(tmp_path / "pool")], "score": "scroe"}
-    )
+    cfg = small_sweep(tmp_path, "no-score", paths=[str(tmp_path / "pool")], score="scroe")
     with pytest.raises(UserError, match=r"no 'scroe' column.*Did you mean 'score'"):
         run_sweep(cfg, tmp_path / "ws")
 
@@ -119,7 +97,7 @@ def test_repeated_ids_and_a_missing_score_are_refused(tmp_path):
 def test_a_sweep_name_cannot_leave_the_workspace(tmp_path):
     for name in ("../../x", "a/b", ".hidden", ""):
         with pytest.raises(ConfigError, match="not a plain name"):
-            small_sweep(tmp_path, [], name=name)
+            small_sweep(tmp_path, name, paths=["pool"])
 
 
 @pytest.fixture(scope="module")
@@ -168,9 +146,7 @@ def test_a_pool_of_the_ranking_models_training_documents_is_refused(trained_mode
     pool = [{"id": f"t{i}", "text": d, "score": rng.random()} for i, d in enumerate(docs[:60])]
     pool += [{"id": f"o{i}", "text": d, "score": rng.random()} for i, d in enumerate(docs[200:260])]
     write_jsonl(root / "pool" / "pool.jsonl", pool)
-    cfg = small_sweep(
-        root, [], pool={"paths": [str(root / "pool")], "score": "score", "ranking_models": [str(model)]}
-    )
+    cfg = small_sweep(root, paths=[str(root / "pool")], ranking_models=[str(model)])
     trained = fpr.load(model, card)
     expected = int(fpr.contained(fpr.fingerprints(docs[:60]), trained).sum())
     assert expected > 30
@@ -182,15 +158,7 @@ def test_a_pool_of_the_ranking_models_training_documents_is_refused(trained_mode
     ):
         run_sweep(cfg, root / "ws")
     allowed = small_sweep(
-        root,
-        [],
-        name="allowed",
-        pool={
-            "paths": [str(root / "pool")],
-            "score": "score",
-            "ranking_models": [str(model)],
-            "allow_in_sample": True,
-        },
+        root, "allowed", paths=[str(root / "pool")], ranking_models=[str(model)], allow_in_sample=True
     )
     result = run_sweep(allowed, root / "ws")
     assert result.pool["in_sample"]["leak-test-v1"] == {
@@ -199,17 +167,8 @@ def test_a_pool_of_the_ranking_models_training_documents_is_refused(trained_mode
         "share": share,
     }
     # A pool of other documents passes the check with a share of 0.
-    clean = small_sweep(
-        root,
-        [],
-        name="clean",
-        pool={
-            "paths": [str(root / "pool")],
-            "score": "score",
-            "ranking_models": [str(model)],
-            "where": "meta_id LIKE 'o%'",
-        },
-    )
+    where = "meta_id LIKE 'o%'"  # the records' own ids (derived ids are file#offset)
+    clean = small_sweep(root, "clean", paths=[str(root / "pool")], ranking_models=[str(model)], where=where)
     assert run_sweep(clean, root / "ws").pool["in_sample"]["leak-test-v1"]["documents"] == 0
 
 
@@ -228,7 +187,7 @@ def test_the_shipped_model_knows_its_training_documents(tmp_path, shared_data):
         tmp_path / "pool" / "web.jsonl",
         [{"text": t, "quality_score": 0.5, "quality_model": model.name} for t in texts],
     )
-    cfg = small_sweep(tmp_path, [], pool={"paths": [str(tmp_path / "pool")]})
+    cfg = small_sweep(tmp_path, paths=[str(tmp_path / "pool")], score="quality_score")
     with pytest.raises(UserError, match=rf"{hits} of the pool's 300 documents .* 'curate-web-quality-v1'"):
         run_sweep(cfg, tmp_path / "ws")
 
