@@ -55,8 +55,9 @@ RESULT_SCHEMA = pa.schema(
         ("compute_share", _FLOAT), ("eval_set", _STR), ("pool_docs", _INT), ("threshold", _FLOAT),
         ("kept_docs", _INT), ("kept_tokens", _INT), ("kept_words", _INT), ("train_tokens", _INT),
         ("epochs", _FLOAT), ("effective_tokens", _FLOAT), ("one_pass_only", pa.bool_()),
-        ("q_corruption", _FLOAT), ("q_deficiency", _FLOAT), ("deficiency", _FLOAT), ("lang_mix", _STR),
-        ("source_mix", _STR), ("length_p10", _FLOAT), ("length_p50", _FLOAT), ("length_p90", _FLOAT),
+        ("q_corruption", _FLOAT), ("q_corruption_judge", _STR), ("q_deficiency", _FLOAT),
+        ("deficiency", _FLOAT), ("lang_mix", _STR), ("source_mix", _STR), ("length_p10", _FLOAT),
+        ("length_p50", _FLOAT), ("length_p90", _FLOAT),
         ("params", _INT), ("ngrams", _INT), ("loss_nats_per_token", _FLOAT), ("bits_per_byte", _FLOAT),
         ("eval_tokens", _INT), ("train_seconds", _FLOAT),
     ]
@@ -161,6 +162,7 @@ def run_cell(task: CellTask) -> list[dict]:
                     "effective_tokens": effective_tokens(kept, epochs),
                     "one_pass_only": task.model == "ngram" and epochs > 1.0,
                     "q_corruption": m["q_corruption"],
+                    "q_corruption_judge": m["q_corruption_judge"],  # what "low quality" meant for Q (i)
                     "q_deficiency": m["q_deficiency"],
                     "deficiency": m["deficiency"],
                     "lang_mix": json.dumps(comp["lang_mix"], sort_keys=True),

@@ -143,6 +143,7 @@ def test_q_falls_as_the_corrupted_share_grows_and_is_not_the_ranking_score(swept
     assert swept.pool["low_quality_judge"] == "fails a published rule of gopher_quality or gopher_repetition"
     m = manifest(swept.folder / "subsets" / "s0-p1-f0.33-top")
     assert m["q_corruption_judge"] == swept.pool["low_quality_judge"]
+    assert set(swept.results["q_corruption_judge"]) == {swept.pool["low_quality_judge"]}
 
 
 def test_the_ngram_never_trains_on_repeated_data(swept):
