@@ -101,6 +101,7 @@ def load_pool(con: duckdb.DuckDBPyConnection, cfg: SweepConfig, folder: Path, en
             f"the pool has {info.docs} documents; a sweep needs at least 10 (hundreds for useful numbers)."
         )
     check_in_sample(con, cfg, columns, info)
+    con.execute("DROP TABLE pool_where")
     return info
 
 

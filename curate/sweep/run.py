@@ -15,8 +15,8 @@ reuses stale cells):
     composition.parquet     language and source mix of every subset
     plots/*.png|svg
 
-A rerun on a pool whose documents changed (another digest of their fingerprints) discards the subsets and
-cells of the old pool before it plans.
+A rerun on a pool that changed (other documents, scores, Q (i) judgments or strata: another digest of
+them) discards the subsets and cells of the old pool before it plans.
 """
 
 from __future__ import annotations
@@ -118,8 +118,11 @@ class SweepRunner:
 
     # --- the pool -------------------------------------------------------------------------------------
     def _forget_a_changed_pool(self, con, pool: PoolInfo) -> None:
-        fps = np.sort(con.execute("SELECT fp FROM pool").fetchnumpy()["fp"])
-        digest = hashlib.blake2b(fps.tobytes(), digest_size=8).hexdigest()
+        """Discard subsets and cells planned on another pool: other documents, scores, judgments or strata
+        (a pool re-scored by another model keeps its files and the sweep's config)."""
+        (digest,) = con.execute(
+            "SELECT count(*) || '-' || coalesce(sum(hash(id, fp, q, low, stratum)::HUGEINT), 0) FROM pool"
+        ).fetchone()
         marker = self.folder / "pool-digest.txt"
         if marker.exists() and marker.read_text().strip() != digest:
             self.log(

@@ -200,3 +200,23 @@ def test_the_shipped_sweep_configs_are_valid(name):
     cfg = load_sweep(pipeline_path(name), ['pool.paths=["scored"]'])
     assert cfg.controls.matched and cfg.pool.low_quality_column is None  # Q (i) is not the ranking score
     assert "fixed_compute" in cfg.budgets and cfg.compute_shares
+
+
+def test_a_rescored_pool_is_planned_afresh(tmp_path):
+    """Same files, same config, new scores (e.g. another model): the old subsets and cells are stale."""
+    docs = list(clean_documents())[:60]
+    rng = random.Random(2)
+
+    def write(scores):
+        write_jsonl(tmp_path / "pool" / "a.jsonl", [{"text": d, "score": s} for d, s in zip(docs, scores)])
+
+    write([rng.random() for _ in docs])
+    cfg = small_sweep(tmp_path, paths=[str(tmp_path / "pool")])
+    first = run_sweep(cfg, tmp_path / "ws")
+    assert run_sweep(cfg, tmp_path / "ws").cells_reused == first.cells_run  # unchanged: all reused
+    write([rng.random() for _ in docs])
+    again = run_sweep(cfg, tmp_path / "ws")
+    assert again.folder == first.folder and again.cells_reused == 0 and again.cells_run == first.cells_run
+    top = again.results[(again.results.selection == "top") & (again.results.fraction == 0.5)]
+    old = first.results[(first.results.selection == "top") & (first.results.fraction == 0.5)]
+    assert not np.allclose(top.loss_nats_per_token.to_numpy(), old.loss_nats_per_token.to_numpy())
