@@ -718,6 +718,91 @@ def sweep(config, workspace, pools, overrides, allow_in_sample, workers, schedul
     click.echo(render_sweep(result))
 
 
+@main.command()
+@click.argument("sweep_dir", type=click.Path(file_okay=False))
+@click.option("--model", "models", multiple=True, help="Only this model (e.g. ngram, transformer-2x64).")
+@click.option("--eval-set", "eval_sets", multiple=True, help="Only this evaluation set (repeatable).")
+@click.option(
+    "--params", type=click.FloatRange(min=1), help="At a target scale: N (non-embedding parameters)."
+)
+@click.option("--tokens", type=click.FloatRange(min=1), help="... and the top f's training tokens D.")
+@click.option("--compute", type=click.FloatRange(min=1), help="... or its training FLOPs C (D = C / 6N).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=200, show_default=True, help="Resamples.")
+@click.option("--plot/--no-plot", default=True, show_default=True, help="Plots into SWEEP_DIR/plots.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def worth(sweep_dir, models, eval_sets, params, tokens, compute, bootstrap, plot, as_json):
+    """What the top f is worth in compute: the tokens random data needs for the loss the top f reaches.
+
+    Reads the learning curves of a finished sweep (SWEEP_DIR/curves.parquet). For every model, evaluation
+    set, budget, pool size and f, the multiplier m = (tokens random data of the pool needs for the top
+    f's loss) / (tokens the top f trained on), read off a curve fitted to the random controls and the whole
+    pool, with a 95% interval over seeds; FLOPs ≈ 6·N·D for transformers. With --params and --tokens (or
+    --compute), the multiplier law is fitted to the curves of each model family and evaluated at that
+    scale, with bootstrap intervals.
+
+    \b
+    Example:
+      curate worth ws/sweeps/web-sweep-1a2b3c4d --eval-set gutenberg_prose
+      curate worth ws/sweeps/ladder-5e6f7a8b --params 1e8 --tokens 2e9
+    """
+    from curate.sweep.worth import (
+        at_scale,
+        law_multipliers,
+        multipliers,
+        plot_worth,
+        read_curves,
+        render_worth,
+    )
+
+    if (tokens or compute) and not params:
+        raise click.UsageError("--tokens and --compute need --params (the model size N at that scale).")
+    if params and not (tokens or compute):
+        raise click.UsageError("--params needs --tokens or --compute (the top f's training budget).")
+    folder = Path(sweep_dir)
+    curves = read_curves(folder)
+    if models:
+        curves = curves[curves["model"].isin(models)]
+    if eval_sets:
+        curves = curves[curves["eval_set"].isin(eval_sets)]
+    if curves.empty:
+        raise click.UsageError(
+            "no learning curves match --model / --eval-set; `curate worth DIR` lists them."
+        )
+    table = multipliers(curves)
+    out = {"sweep": str(folder), "multipliers": _records(table)}
+    if params:
+        d = tokens or compute / (6.0 * params)
+        families = sorted({m.split("-")[0] for m in curves["model"]})
+        out["at_scale"] = []
+        for family in families:
+            for (eval_set, budget), _ in curves.groupby(["eval_set", "budget"]):
+                fit = law_multipliers(curves, family, eval_set, budget, bootstrap=bootstrap)
+                out["at_scale"].append(
+                    {"model": family, "eval_set": eval_set, "budget": budget, "params": params, "tokens": d,
+                     "fit": fit.to_dict(), "fractions": at_scale(fit, params, d)}
+                )  # fmt: skip
+    plots = plot_worth(curves, table, folder / "plots") if plot else []
+    if as_json:
+        click.echo(json.dumps({**out, "plots": [str(p) for p in plots]}, indent=2, default=str))
+        return
+    click.echo(render_worth(table))
+    for item in out.get("at_scale", []):
+        click.echo(
+            f"\nat N = {params:.3g}, D = {item['tokens']:.3g} ({item['model']} / {item['eval_set']} / "
+            f"{item['budget']}; {item['fit']['formula']}):"
+        )
+        for warning in item["fit"].get("warnings", []):
+            click.echo(f"  warning: {warning}")
+        for r in item["fractions"]:
+            click.echo(
+                f"  f = {r['fraction']:g}: random data needs {r['multiplier']:.2f}× "
+                f"[{r['multiplier_lo']:.2f}, {r['multiplier_hi']:.2f}] the tokens: {r['tokens_random']:.3g} "
+                f"tokens, {r['flops_random']:.3g} FLOPs against {r['flops_top']:.3g}"
+            )
+    if plots:
+        click.echo(f"plots    {folder / 'plots'} (worth-*.png)")
+
+
 def _register_capability_commands() -> None:
     from curate.scaling.cli import fit
 

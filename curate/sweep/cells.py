@@ -13,8 +13,13 @@ Budgets, and what repetition means for each proxy:
     effective data under repetition, D′ = U + U·R*(1 − e^(−R/R*)) (Muennighoff et al. 2023), are
     reported beside it.
 
-Every (budget, evaluation set) gives one results row; the cell writes its rows to its own Parquet file,
-atomically, so a killed sweep redoes only the cells without one.
+Learning curves: the n-gram model is also trained on prefixes of the subset (halving back from all of it,
+`curve_points` of them: one-pass models on random samples of those sizes); the transformer records the
+held-out loss at `curve_points` points of each training run (on the first `curve_bytes` of every set).
+`curate worth` reads the compute multipliers off these curves.
+
+Every (budget, evaluation set) gives one results row; the cell writes its curve and then its rows to their
+own Parquet files, atomically, so a killed sweep redoes only the cells without rows.
 """
 
 from __future__ import annotations
@@ -75,7 +80,8 @@ def human_bytes(n: float) -> str:
 class CellTask:
     subset: dict  # the subset's manifest (seed, pool size, fraction, selection, counts, Q, composition)
     subset_dir: str
-    model: str  # "ngram" | "transformer"
+    model: str  # the label in the results: "ngram", "transformer" or "transformer-LxD" (a ladder size)
+    kind: str  # "ngram" | "transformer"
     model_config: dict
     budgets: tuple[Budget, ...]
     eval_sets: tuple[tuple[str, str], ...]  # (name, Parquet file with a text column)
@@ -84,6 +90,10 @@ class CellTask:
     @property
     def key(self) -> str:
         return f"{self.subset['subset']}-{self.model}"
+
+    @property
+    def curve_out(self) -> str:
+        return self.out.removesuffix(".parquet") + ".curve.parquet"
 
 
 def read_texts(folder_or_file: str) -> list[str]:
@@ -100,43 +110,74 @@ def _eval_stream(path: str) -> tuple[EvalStream, int]:
     return EvalStream(encode_documents(texts)), sum(len(t.encode()) for t in texts)
 
 
-def _train(task: CellTask, stream, budget: Budget, cache: dict):
+def curve_tokens(total: int, points: int, floor: int = 1000) -> list[int]:
+    """Training tokens of the learning-curve points: halving back from `total`, at least `floor`."""
+    return sorted({max(min(floor, total), total >> k) for k in range(points)}) if points else []
+
+
+def _train(task: CellTask, stream, budget: Budget, cache: dict, curve: list):
     """(model, training tokens, seconds) for one budget; n-gram models trained on the same prefix are
-    shared between budgets (the cache is keyed by training tokens)."""
+    shared between budgets (the cache is keyed by training tokens). A transformer's learning-curve points
+    are appended to `curve` as it trains."""
     kept = len(stream)
-    if task.model == "ngram":
+    if task.kind == "ngram":
         n = kept if budget.kind == "fixed_data" else min(kept, budget.tokens)
-        if n not in cache:
-            t0 = time.perf_counter()
-            cache[n] = (ByteNgramLM(task.model_config["order"]).fit(stream[:n]), time.perf_counter() - t0)
-        model, seconds = cache[n]
-        return model, n, seconds
+        return _ngram(task, stream, n, cache)
     from curate.sweep.transformer import train_transformer
 
     cap = task.model_config["train_bytes"]
     tokens = min(kept, cap) if budget.kind == "fixed_data" else budget.tokens
+
+    def checkpoint(seen: int, model) -> None:
+        for name, path in task.eval_sets:
+            ev, _ = _eval_stream(path)
+            loss = model.evaluate(ev.stream[: task.model_config["curve_bytes"]])["nats_per_token"]
+            curve.append((budget.name, name, seen, loss))
+
     t0 = time.perf_counter()
-    model = train_transformer(stream, tokens, task.model_config, seed=task.subset["seed"])
+    model = train_transformer(stream, tokens, task.model_config, task.subset["seed"], checkpoint)
     return model, tokens, time.perf_counter() - t0
 
 
+def _ngram(task: CellTask, stream, n: int, cache: dict):
+    if n not in cache:
+        t0 = time.perf_counter()
+        cache[n] = (ByteNgramLM(task.model_config["order"]).fit(stream[:n]), time.perf_counter() - t0)
+    model, seconds = cache[n]
+    return model, n, seconds
+
+
+def _ngram_curve(task: CellTask, stream, cache: dict) -> list[tuple]:
+    """One-pass models on prefixes of the subset (stored in random order, so a prefix is a random sample)."""
+    points = []
+    for n in curve_tokens(len(stream), task.model_config.get("curve_points", 0)):
+        model, _, _ = _ngram(task, stream, n, cache)
+        for name, path in task.eval_sets:
+            ev, eval_bytes = _eval_stream(path)
+            points.append(("fixed_data", name, n, model.evaluate(ev, eval_bytes)["nats_per_token"]))
+    return points
+
+
 def run_cell(task: CellTask) -> list[dict]:
-    """Train under every budget, evaluate on every set, write the rows (Parquet, atomic), return them."""
+    """Train under every budget, evaluate on every set, write the learning curve and then the rows
+    (Parquet, atomic: the rows file marks the cell done), return the rows."""
     m = task.subset
     stream = encode_documents(read_texts(task.subset_dir))
     kept = len(stream)
     comp = m["composition"]
-    rows, cache, scores = [], {}, {}
+    rows, cache, scores, curve = [], {}, {}, []
+    params = None
     for budget in task.budgets:
-        model, train_tokens, seconds = _train(task, stream, budget, cache)
+        model, train_tokens, seconds = _train(task, stream, budget, cache, curve)
+        params = task.model_config["order"] if task.kind == "ngram" else model.n_params
         planned = train_tokens if budget.kind == "fixed_data" else budget.tokens
         epochs = planned / max(kept, 1)
         for name, path in task.eval_sets:
             ev, eval_bytes = _eval_stream(path)
             # budgets that share an n-gram model (the same training prefix) share its scores
-            score_key = (train_tokens if task.model == "ngram" else budget.name, name)
+            score_key = (train_tokens if task.kind == "ngram" else budget.name, name)
             if score_key not in scores:
-                scores[score_key] = model.evaluate(ev if task.model == "ngram" else ev.stream, eval_bytes)
+                scores[score_key] = model.evaluate(ev if task.kind == "ngram" else ev.stream, eval_bytes)
             result = scores[score_key]
             rows.append(
                 {
@@ -160,7 +201,7 @@ def run_cell(task: CellTask) -> list[dict]:
                     # epochs the budget asks for: above 1 a gradient-trained proxy repeats the subset
                     "epochs": epochs,
                     "effective_tokens": effective_tokens(kept, epochs),
-                    "one_pass_only": task.model == "ngram" and epochs > 1.0,
+                    "one_pass_only": task.kind == "ngram" and epochs > 1.0,
                     "q_corruption": m["q_corruption"],
                     "q_corruption_judge": m["q_corruption_judge"],  # what "low quality" meant for Q (i)
                     "q_deficiency": m["q_deficiency"],
@@ -170,17 +211,44 @@ def run_cell(task: CellTask) -> list[dict]:
                     "length_p10": comp["length_p10"],
                     "length_p50": comp["length_p50"],
                     "length_p90": comp["length_p90"],
-                    # A count model has no parameter count in the scaling-law sense: one size per order.
-                    "params": task.model_config["order"] if task.model == "ngram" else model.n_params,
-                    "ngrams": model.n_params if task.model == "ngram" else None,
+                    # A count model has no parameter count in the scaling-law sense: one size per order;
+                    # a transformer's is its non-embedding parameters.
+                    "params": params,
+                    "ngrams": model.n_params if task.kind == "ngram" else None,
                     "loss_nats_per_token": result["nats_per_token"],
                     "bits_per_byte": float(result["bits_per_byte"]),
                     "eval_tokens": result["tokens"],
                     "train_seconds": seconds,
                 }
             )
-    table = pa.Table.from_pylist(rows, schema=RESULT_SCHEMA)
-    tmp = f"{task.out}.tmp-{os.getpid()}"
-    pq.write_table(table, tmp)
-    os.replace(tmp, task.out)
+    if task.kind == "ngram":
+        curve = _ngram_curve(task, stream, cache)
+    _write(_curve_table(task, params, curve), task.curve_out)
+    _write(pa.Table.from_pylist(rows, schema=RESULT_SCHEMA), task.out)
     return rows
+
+
+CURVE_SCHEMA = pa.schema(
+    [
+        ("subset", _STR), ("seed", _INT), ("pool_size", _FLOAT), ("fraction", _FLOAT), ("selection", _STR),
+        ("model", _STR), ("params", _INT), ("budget", _STR), ("eval_set", _STR), ("train_tokens", _INT),
+        ("loss_nats_per_token", _FLOAT),
+    ]
+)  # fmt: skip
+
+
+def _curve_table(task: CellTask, params, curve: list[tuple]) -> pa.Table:
+    m = task.subset
+    same = {k: m[k] for k in ("subset", "seed", "pool_size", "fraction", "selection")}
+    rows = [
+        {**same, "model": task.model, "params": params, "budget": budget, "eval_set": name,
+         "train_tokens": int(tokens), "loss_nats_per_token": loss}
+        for budget, name, tokens, loss in curve
+    ]  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=CURVE_SCHEMA)
+
+
+def _write(table: pa.Table, out: str) -> None:
+    tmp = f"{out}.tmp-{os.getpid()}"
+    pq.write_table(table, tmp)
+    os.replace(tmp, out)

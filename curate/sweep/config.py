@@ -119,17 +119,37 @@ class EvalConfig:
 @dataclass
 class NgramConfig:
     order: int = option(5, help="Bytes of the n-gram (context + 1).", min=1, max=8)
+    curve_points: int = option(
+        5,
+        help="Learning curve: the loss of models trained on this many prefixes of each subset (halving back "
+        "from the whole subset); `curate worth` reads the multipliers off these curves.",
+        min=0,
+    )
 
 
 @dataclass
 class TransformerConfig:
-    cells: list[list[float]] = option(
+    cells: list[list[float]] | None = option(
         default_factory=lambda: [[1.0, 1.0], [0.3, 1.0]],
-        help="[fraction, pool_size] cells to spot-check with the transformer (every seed and budget).",
+        help="[fraction, pool_size] cells to train the transformer on (with their controls, every seed and "
+        "budget); null: every cell.",
     )
     layers: int = option(2, help="Transformer layers.", min=1)
     d_model: int = option(128, help="Model width.", min=8)
     heads: int = option(4, help="Attention heads.", min=1)
+    sizes: list[list[int]] = option(
+        default_factory=list,
+        help="A model-size ladder: [[layers, d_model, heads], ...], each a model `transformer-LxD` with "
+        "`params` = its non-embedding parameters; empty: the one size above.",
+    )
+    curve_points: int = option(
+        5,
+        help="Learning curve: held-out loss at this many points of training (halving back from the end).",
+        min=0,
+    )
+    curve_bytes: int = option(
+        200_000, help="Bytes of each evaluation set a learning-curve point is measured on.", min=1000
+    )
     context: int = option(128, help="Context length in bytes.", min=8)
     batch: int = option(32, help="Sequences per step.", min=1)
     lr: float = option(3e-3, help="AdamW learning rate.", min=1e-6)
@@ -210,3 +230,9 @@ class SweepConfig:
                 raise ValueError(f"{name} has repeated values: {values}.")
         if self.models.ngram is None and self.models.transformer is None:
             raise ValueError("models: give at least one proxy model (ngram, transformer).")
+        for size in self.models.transformer.sizes if self.models.transformer else []:
+            if len(size) != 3 or min(size) < 1 or size[1] % size[2]:
+                raise ValueError(
+                    f"models.transformer.sizes: {size} is not [layers, d_model, heads] with d_model a "
+                    "multiple of heads."
+                )

@@ -9,10 +9,11 @@ reuses stale cells):
     eval/NAME.parquet       evaluation sets (pool_holdout-sSEED for each seed)
     subsets/KEY/            Parquet shards of each kept subset (top f and its controls), KEY/manifest.json
     cells/KEY.parquet       the results rows of one subset and model, every budget (written last: a killed
-                            sweep resumes from here)
+                            sweep resumes from here), and KEY.curve.parquet, its learning curve
     results.parquet         every row (fraction, pool size, seed, selection, model, budget, eval set)
     summary.parquet         means over seeds, gains over the controls with intervals, the front marked
     composition.parquet     language and source mix of every subset
+    curves.parquet          learning curves: held-out loss against training tokens, every cell
     plots/*.png|svg
 
 A rerun on a pool that changed (other documents, scores, Q (i) judgments or strata: another digest of
@@ -42,7 +43,7 @@ from curate.errors import UserError
 from curate.io.writers import write_json_atomic
 from curate.pipeline.spec import dump_yaml
 from curate.sweep import dataset_quality as dq
-from curate.sweep.cells import FIXED_DATA, Budget, CellTask, read_texts, run_cell
+from curate.sweep.cells import CURVE_SCHEMA, FIXED_DATA, Budget, CellTask, read_texts, run_cell
 from curate.sweep.config import SweepConfig
 from curate.sweep.gains import gains, pareto, summarize, with_gains
 from curate.sweep.plan import Subset, composition, plan_subsets, read_eval_set, write_holdout, write_subset
@@ -247,20 +248,13 @@ class SweepRunner:
                 for name, path in eval_sets.items()
                 if not name.startswith("pool_holdout") or name == f"pool_holdout-s{manifest['seed']}"
             )
-            models = []
-            if m.ngram is not None:
-                models.append(("ngram", to_dict(m.ngram), ngram_budgets))
-            if (
-                m.transformer is not None
-                and [manifest["fraction"], manifest["pool_size"]] in m.transformer.cells
-            ):
-                models.append(("transformer", to_dict(m.transformer), self._transformer_budgets()))
-            for model, model_cfg, budgets in models:
+            for model, kind, model_cfg, budgets in self._models(manifest, ngram_budgets):
                 tasks.append(
                     CellTask(
                         manifest,
                         str(self.folder / "subsets" / key),
                         model,
+                        kind,
                         model_cfg,
                         budgets,
                         sets,
@@ -268,6 +262,24 @@ class SweepRunner:
                     )
                 )
         return tasks
+
+    def _models(self, manifest: dict, ngram_budgets) -> list[tuple[str, str, dict, tuple[Budget, ...]]]:
+        """(label, kind, config, budgets) of every proxy model trained on one subset."""
+        m = self.cfg.models
+        out = []
+        if m.ngram is not None:
+            out.append(("ngram", "ngram", to_dict(m.ngram), ngram_budgets))
+        t = m.transformer
+        if t is not None and (t.cells is None or [manifest["fraction"], manifest["pool_size"]] in t.cells):
+            base = to_dict(t)
+            if not t.sizes:
+                out.append(("transformer", "transformer", base, self._transformer_budgets()))
+            for layers, d_model, heads in t.sizes:  # a model-size ladder
+                size = {**base, "layers": layers, "d_model": d_model, "heads": heads}
+                out.append(
+                    (f"transformer-{layers}x{d_model}", "transformer", size, self._transformer_budgets())
+                )
+        return out
 
     def _run_cells(self, tasks: list[CellTask]) -> tuple[int, int]:
         todo = [t for t in tasks if not Path(t.out).exists()]
@@ -280,9 +292,17 @@ class SweepRunner:
 
     # --- report ---------------------------------------------------------------------------------------
     def _report(self, started, pool: PoolInfo, pool_comp, manifests, ran: int, reused: int) -> SweepResult:
-        cells = sorted((self.folder / "cells").glob("*.parquet"))
+        cells = sorted(
+            p for p in (self.folder / "cells").glob("*.parquet") if not p.name.endswith(".curve.parquet")
+        )
+        curves = [p for p in (self.folder / "cells").glob("*.curve.parquet")]
         with duckdb.connect() as con:
             results = con.execute(f"SELECT * FROM {db.read_parquet('?')}", [db.exact_paths(cells)]).df()
+            curve = CURVE_SCHEMA.empty_table().to_pandas()
+            if curves:
+                sql = f"SELECT * FROM {db.read_parquet('?')} ORDER BY ALL"
+                curve = con.execute(sql, [db.exact_paths(sorted(curves))]).df()
+        _write_parquet(curve, self.folder / "curves.parquet")
         results = with_fit_columns(results)
         results = results.sort_values(
             ["model", "budget", "eval_set", "pool_size", "fraction", "selection", "seed"], ignore_index=True

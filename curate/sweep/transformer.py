@@ -73,7 +73,10 @@ class TrainedTransformer:
 
     @property
     def n_params(self) -> int:
-        return int(sum(p.numel() for p in self.model.parameters()))
+        """Non-embedding parameters (Kaplan et al.'s N): the token and position embeddings (the output
+        layer shares the token embedding) are left out."""
+        total = sum(p.numel() for p in self.model.parameters())
+        return int(total - self.model.embed.weight.numel() - self.model.pos.weight.numel())
 
     def evaluate(self, stream: np.ndarray, text_bytes: int | None = None) -> dict[str, float]:
         torch = _torch()
@@ -101,8 +104,25 @@ class TrainedTransformer:
         }
 
 
-def train_transformer(stream: np.ndarray, tokens: int, cfg: dict, seed: int = 0) -> TrainedTransformer:
-    """Train on `tokens` bytes drawn as random windows of `stream` (so fewer unique bytes repeat)."""
+def checkpoint_steps(steps: int, points: int) -> list[int]:
+    """Steps after which a learning curve records the held-out loss: `points` steps, halving back from the
+    last (steps/16, steps/8, ..., steps for 5 points), distinct and at least 1."""
+    return sorted({max(1, round(steps / 2**k)) for k in range(max(points, 1))})
+
+
+def train_transformer(
+    stream: np.ndarray,
+    tokens: int,
+    cfg: dict,
+    seed: int = 0,
+    on_checkpoint=None,
+) -> TrainedTransformer:
+    """Train on `tokens` bytes drawn as random windows of `stream` (so fewer unique bytes repeat).
+
+    With `on_checkpoint(tokens_seen, trained)`, the model is handed over at `cfg["curve_points"]` points of
+    training (`checkpoint_steps`): a learning curve. The points lie on one cosine schedule, so an early
+    point is not what a run of that length would reach (it stopped at a high learning rate): curves read
+    as "loss after t tokens of this run"."""
     torch = _torch()
     torch.manual_seed(seed)
     torch.set_num_threads(1)  # one worker process, one core
@@ -119,8 +139,10 @@ def train_transformer(stream: np.ndarray, tokens: int, cfg: dict, seed: int = 0)
     )
     rng = np.random.default_rng(seed)
     data = torch.from_numpy(stream.astype(np.int64))
+    checkpoints = set(checkpoint_steps(steps, cfg.get("curve_points", 0))) if on_checkpoint else set()
+    trained = TrainedTransformer(model, cfg, device)
     model.train()
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         starts = torch.from_numpy(rng.integers(0, len(stream) - ctx - 1, size=batch))
         window = torch.stack([data[s : s + ctx + 1] for s in starts]).to(device)
         logits = model(window[:, :-1])
@@ -130,4 +152,7 @@ def train_transformer(stream: np.ndarray, tokens: int, cfg: dict, seed: int = 0)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         schedule.step()
-    return TrainedTransformer(model, cfg, device)
+        if step in checkpoints:
+            on_checkpoint(step * batch * ctx, trained)
+            model.train()
+    return trained
