@@ -73,6 +73,14 @@ def _workspace_option(f):
 
 def _engine_options(f):
     f = click.option(
+        "--dashboard",
+        is_flag=True,
+        default=None,
+        expose_value=False,  # read by _make_engine from the context, as every engine option could be
+        callback=lambda ctx, _param, value: ctx.meta.__setitem__("curate.dashboard", value),
+        help="Serve Dask's dashboard for the local cluster (needs bokeh); its address is printed.",
+    )(f)
+    f = click.option(
         "--scheduler", metavar="ADDRESS", help="Run on a running Dask scheduler, e.g. tcp://10.0.0.5:8786."
     )(f)
     f = click.option(
@@ -86,12 +94,14 @@ def _engine_options(f):
 def _make_engine(engine_cfg, workers: int | None, scheduler: str | None, quiet: bool = False):
     from curate.engine import Engine
 
+    dashboard = click.get_current_context().meta.get("curate.dashboard")
     return Engine(
         workers=engine_cfg.workers if workers is None else workers,
         scheduler=scheduler or engine_cfg.scheduler,
         threads_per_worker=engine_cfg.threads_per_worker,
         memory_limit=engine_cfg.memory_limit,
         progress=not quiet,
+        dashboard=getattr(engine_cfg, "dashboard", False) if dashboard is None else dashboard,
     )
 
 

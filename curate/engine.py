@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import logging
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -128,10 +130,18 @@ class Engine:
         threads_per_worker: int = 1,
         memory_limit: str = "auto",
         progress: bool = True,
+        dashboard: bool = False,
     ):
         self.workers, self.scheduler = workers, scheduler
         self.threads_per_worker, self.memory_limit = threads_per_worker, memory_limit
         self.progress = progress
+        if dashboard and importlib.util.find_spec("bokeh") is None:
+            raise UserError(
+                "the Dask dashboard needs bokeh, which is not installed; pip install bokeh, or drop "
+                "--dashboard (engine.dashboard: false)."
+            )
+        self.dashboard = dashboard
+        self.dashboard_link: str | None = None  # where the dashboard is served, when asked for
         self.client = None
         self._cluster = None
         self._config = None
@@ -206,10 +216,16 @@ class Engine:
                 threads_per_worker=self.threads_per_worker,
                 processes=True,
                 memory_limit=self.memory_limit,
-                dashboard_address=None,
+                # No dashboard unless asked. Without one the scheduler still serves a few HTTP routes
+                # (health, metrics): on a free local port, never on the dashboard's 8787.
+                dashboard_address="127.0.0.1:8787" if self.dashboard else None,
+                scheduler_kwargs=None if self.dashboard else {"dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.CRITICAL,
             )
             self.client = Client(self._cluster, set_as_default=False)
+            if self.dashboard:
+                self.dashboard_link = self.client.dashboard_link
+                print(f"curate: Dask dashboard at {self.dashboard_link}", file=sys.stderr, flush=True)
 
     def close_soon(self) -> None:
         """Begin closing in a background thread (workers take a moment to stop); `close()` waits for it."""

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from curate.engine import Engine, TaskFailed
+from curate.errors import UserError
 
 
 def where(x: int) -> tuple[int, int]:
@@ -67,3 +68,28 @@ def test_the_synchronous_engine_ignores_prestart():
     engine.prestart()
     assert [r for _, (r, _pid) in engine.map(where, [2, 3])] == [4, 9]
     engine.close()
+
+
+def _listening_ports(pid: int) -> set[int]:
+    import psutil
+
+    return {c.laddr.port for c in psutil.Process(pid).net_connections("inet") if c.status == "LISTEN"}
+
+
+def test_a_local_cluster_serves_no_dashboard_unless_asked():
+    engine = Engine(workers=1, progress=False).start()
+    try:
+        assert 8787 not in _listening_ports(os.getpid())  # the scheduler runs in this process
+        assert engine.dashboard_link is None
+    finally:
+        engine.close()
+
+
+def test_asking_for_a_dashboard_without_bokeh_is_one_sentence_naming_the_fix():
+    pytest.importorskip("distributed")
+    import importlib.util
+
+    if importlib.util.find_spec("bokeh") is not None:
+        pytest.skip("bokeh is installed: the dashboard would start")
+    with pytest.raises(UserError, match=r"dashboard needs bokeh.*pip install bokeh"):
+        Engine(workers=1, dashboard=True, progress=False)

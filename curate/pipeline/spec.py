@@ -80,6 +80,7 @@ class EngineConfig:
     scheduler: str | None = option(None, help="Address of a running Dask scheduler, e.g. tcp://host:8786.")
     threads_per_worker: int = option(1, help="Threads per local worker process.", min=1)
     memory_limit: str = option("auto", help="Memory limit per local worker, e.g. '4GiB'; auto: RAM/workers.")
+    dashboard: bool = option(False, help="Serve Dask's dashboard for a local cluster (needs bokeh).")
 
 
 @dataclass
