@@ -139,6 +139,10 @@ class Runner:
                 self._wait_for_unit_rows()
                 seconds = time.monotonic() - started
                 with self.ledger.session():
+                    # every unit's row again, from the reports: a resumed run skipped the units that
+                    # finished before the crash, whose queued rows may never have reached the ledger
+                    for phase, phase_reports in reports.items():
+                        self.ledger.record_units(run_id, phase, phase_reports)
                     self.ledger.record_stages(run_id, stage_rows)
                     self.ledger.record_metrics(run_id, self.metrics)
                     self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
