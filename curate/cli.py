@@ -286,12 +286,15 @@ def runs(workspace, limit, as_json):
       curate runs --workspace ws --limit 5
     """
     from curate.runs.ledger import Ledger
+    from curate.runs.recovery import recover
     from curate.runs.summary import render_runs
     from curate.runs.workspace import Workspace
 
     ws = Workspace(workspace)
     ws.require_existing()
-    rows = Ledger(ws.ledger_path).runs(limit)
+    ledger = Ledger(ws.ledger_path)
+    recover(ws, ledger)
+    rows = ledger.runs(limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
     else:

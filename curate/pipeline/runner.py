@@ -37,6 +37,7 @@ from curate.pipeline.spec import Pipeline, dump_yaml, load_yaml, pipeline_from_m
 from curate.pipeline.task import GlobalApply, UnitTask, run_unit
 from curate.runs.ledger import Ledger
 from curate.runs.manifest import build_manifest, describe_inputs
+from curate.runs.recovery import recover
 from curate.runs.workspace import RunPaths, Workspace
 from curate.schema import DOC_SCHEMA, REMOVAL_COLUMNS
 from curate.stages.base import Stage
@@ -125,6 +126,7 @@ class Runner:
             try:
                 with self.ledger.session():
                     self.ledger.init()
+                    recover(self.workspace, self.ledger, self.log)
                     run_id, run = self._open_run(resume)
             except BaseException:
                 self.engine.close()
