@@ -168,8 +168,10 @@ class Runner:
                 raise
             finally:
                 self.engine.close()
-            shutil.rmtree(run.work, ignore_errors=True)
+            # After the final commit. A kill from here on leaves a run finished in the ledger without
+            # these two steps: the next command redoes them from the ledger (curate.runs.recovery).
             self._point_latest(run)
+            shutil.rmtree(run.work, ignore_errors=True)
         return RunResult(run_id, "finished", run.root, recorded, balanced, seconds, stage_rows)
 
     def _open_run(self, resume: str | None) -> tuple[str, RunPaths]:
@@ -499,8 +501,4 @@ class Runner:
         return True
 
     def _point_latest(self, run: RunPaths) -> None:
-        link = self.workspace.root / "latest"
-        tmp = self.workspace.root / ".latest.tmp"
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(Path("runs") / run.root.name)
-        os.replace(tmp, link)
+        self.workspace.point_latest(run.root.name)

@@ -275,6 +275,14 @@ class Ledger:
             row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
+    def finished_run_ids(self) -> list[str]:
+        """The finished runs, the one that finished last first."""
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT run_id FROM runs WHERE state = 'finished' ORDER BY finished_at DESC, run_id DESC"
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def run_row(self, run_id: str) -> dict[str, Any] | None:
         with self.connect(read_only=True) as con:
             cur = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])

@@ -89,6 +89,20 @@ class Workspace:
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         return f"{now}-{secrets.token_hex(3)}"
 
+    @property
+    def latest(self) -> Path:
+        return self.root / "latest"
+
+    def latest_run_id(self) -> str | None:
+        """The run `latest` points to, or None when there is no link."""
+        return os.readlink(self.latest).split("/")[-1] if self.latest.is_symlink() else None
+
+    def point_latest(self, run_id: str) -> None:
+        """Point `latest` at runs/RUN_ID, atomically (a temporary link renamed over the old one)."""
+        tmp = self.root / f".latest.{os.getpid()}.{secrets.token_hex(3)}.tmp"
+        tmp.symlink_to(Path("runs") / run_id)
+        os.replace(tmp, self.latest)
+
     def require_existing(self) -> None:
         if not self.ledger_path.is_file():
             raise UserError(

@@ -36,15 +36,19 @@ class SlowStage(Stage):
         return df
 
 
-def slow_config(tmp_path: Path, files: int = 6, seconds: float = 0.3, workers: int = 0) -> Path:
-    """A corpus of `files` JSONL files (one unit each) and a config that spends `seconds` per unit."""
+def slow_config(
+    tmp_path: Path, files: int = 6, seconds: float = 0.3, workers: int = 0, dedup: bool = False
+) -> Path:
+    """A corpus of `files` JSONL files (one unit each) and a config that spends `seconds` per unit
+    (then, with `dedup`, removes exact duplicates: a global stage, with a second pass)."""
     for k in range(files):
         write_jsonl(tmp_path / "data" / f"part-{k}.jsonl", [{"text": f"{t} ({k})"} for t in PROSE])
     config = tmp_path / "slow.yaml"
     config.write_text(
         f"name: slow\ninput:\n  paths: [{tmp_path / 'data'}]\nstages:\n"
         f"  - stage: _test_slow\n    seconds: {seconds}\n  - stage: length_filter\n    min_words: 3\n"
-        f"engine:\n  workers: {workers}\n"
+        + ("  - stage: exact_dedup\n" if dedup else "")
+        + f"engine:\n  workers: {workers}\n"
     )
     return config
 

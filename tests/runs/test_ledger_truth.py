@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import signal
 
+import pytest
 from click.testing import CliRunner
 
 from curate.cli import main
+from curate.engine import Engine
+from curate.pipeline.runner import Runner
+from curate.pipeline.spec import load_pipeline
 from curate.runs.driver import Driver
 from curate.runs.ledger import Ledger
 from curate.runs.recovery import recover
@@ -58,3 +62,30 @@ def test_a_running_run_is_failed_only_when_its_own_driver_process_is_gone(tmp_pa
     states = {r["run_id"]: r["state"] for r in ledger.runs()}
     assert states == {"alive": "running", "pid-reused": "failed", "other-host": "running"}
     assert "process gone" in ledger.run_row("pid-reused")["error"]
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs in the driver."""
+
+
+def test_a_kill_after_the_last_ledger_write_leaves_a_finished_run_with_its_latest_link(tmp_path, monkeypatch):
+    config, ws = cli_process.slow_config(tmp_path, files=2, seconds=0, dedup=True), tmp_path / "ws"
+    pipeline = load_pipeline(config)
+
+    def killed(self, run):
+        raise _Killed
+
+    monkeypatch.setattr(Runner, "_point_latest", killed)
+    with pytest.raises(_Killed):
+        Runner(pipeline, Workspace(ws), Engine(workers=0, progress=False), log=lambda m: None).run()
+    monkeypatch.undo()
+    [run_dir] = (ws / "runs").iterdir()
+    assert not (ws / "latest").exists()  # the state the kill left: finished in the ledger, no link,
+    assert (run_dir / "work").is_dir()  # the intermediate files not yet deleted
+
+    status = status_json(ws)  # the next command that looks re-makes the link from the ledger
+    assert status["state"] == "finished" and status["run_id"] == run_dir.name
+    assert (ws / "latest").resolve() == run_dir.resolve()
+    assert not (run_dir / "work").exists()  # and removes what the finished run left to delete
+    again = invoke("run", config, "-w", ws, "--resume", "last")
+    assert again.exit_code == 2 and "no unfinished run" in again.output
