@@ -7,8 +7,11 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -16,16 +19,55 @@ import click
 from curate import __version__
 from curate.errors import CurateError
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
+EXIT_TERMINATED = 143  # SIGTERM (a scheduler or systemd stopping the run): 128 + 15
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: a run stops the same way
+    (state `interrupted`, the cluster shut down, the ledger written)."""
+
+
+def _raise_terminated(_signum, _frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: let the run finish stopping
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """While the command runs, SIGTERM interrupts it as Ctrl-C does (main thread only, as signals are)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+class _Stopped(Exception):
+    """Carries a KeyboardInterrupt past click, which would print a blank line and turn it into Abort."""
+
+    def __init__(self, interrupt: KeyboardInterrupt):
+        super().__init__()
+        self.interrupt = interrupt
 
 
 class CurateGroup(click.Group):
     """A click group that reports user mistakes as one sentence and exits with curate's codes."""
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as interrupt:
+            raise _Stopped(interrupt) from None
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         code = 0
         try:
-            super().main(args, prog_name or "curate", complete_var, standalone_mode=False, **extra)
+            with _sigterm_interrupts():
+                super().main(args, prog_name or "curate", complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as done:
             code = done.exit_code
         except click.UsageError as err:
@@ -37,6 +79,17 @@ class CurateGroup(click.Group):
         except CurateError as err:
             click.echo(f"curate: error: {err}", err=True)
             code = err.exit_code
+        except _Stopped as stopped:
+            terminated = isinstance(stopped.interrupt, Terminated)
+            how = "terminated (SIGTERM)" if terminated else "interrupted"
+            click.echo(f"curate: {how}; finished units are kept, continue with --resume last.", err=True)
+            code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        except Terminated:
+            click.echo(
+                "curate: terminated (SIGTERM); finished units are kept, continue with --resume last.",
+                err=True,
+            )
+            code = EXIT_TERMINATED
         except (KeyboardInterrupt, click.Abort):
             click.echo("curate: interrupted; finished units are kept, continue with --resume last.", err=True)
             code = EXIT_INTERRUPTED
@@ -53,7 +106,7 @@ def main():
     """Curate text corpora for language-model pretraining, and measure what curation buys.
 
     Exit codes: 0 success; 1 the run failed; 2 a user mistake (bad option, missing file, invalid config);
-    3 the books do not balance (a bug); 130 interrupted.
+    3 the books do not balance (a bug); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 
     \b
     Example:

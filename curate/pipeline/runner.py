@@ -12,6 +12,7 @@ from the Parquet footers of the output shards, so a lost shard cannot hide.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -151,20 +152,20 @@ class Runner:
                     recorded = self.ledger.counts(run_id)
             except TaskFailed as failure:
                 run.error.write_text(failure.trace)
-                self._record_failure(run_id, "failed", started, f"{failure}; traceback in {run.error}")
+                self._record_failure(run, "failed", started, f"{failure}; traceback in {run.error}")
                 raise RunFailed(
                     f"run {run_id} failed: {failure} (traceback in {run.error}); fix the cause and continue "
                     f"with `curate run {self.config_path or 'CONFIG'} --workspace {self.workspace.root} "
                     f"--resume {run_id}`."
                 ) from None
             except KeyboardInterrupt:
-                self._record_failure(run_id, "interrupted", started)
+                self._record_failure(run, "interrupted", started)
                 raise
             except BooksUnbalanced as err:
-                self._record_failure(run_id, "unbalanced", started, str(err), self._last_counts, False)
+                self._record_failure(run, "unbalanced", started, str(err), self._last_counts, False)
                 raise
             except Exception as err:
-                self._record_failure(run_id, "failed", started, f"{type(err).__name__}: {err}")
+                self._record_failure(run, "failed", started, f"{type(err).__name__}: {err}")
                 raise
             finally:
                 self.engine.close()
@@ -401,16 +402,25 @@ class Runner:
 
     def _record_failure(
         self,
-        run_id: str,
+        run: RunPaths,
         state: str,
         started: float,
         message: str | None = None,
         counts: dict | None = None,
         balanced: bool | None = None,
     ) -> None:
-        """Record the end of a run that did not finish, once the queued unit rows are written."""
+        """Record the end of a run that did not finish, with a row for every unit that did.
+
+        The cluster is stopped first: a unit running on a worker when the run stopped may still have
+        finished (written its marker) without the driver seeing its report."""
+        with contextlib.suppress(Exception):  # the reason the run stopped is what the user needs to see
+            self.engine.close()
         self._wait_for_unit_rows(quiet=True)
-        self.ledger.finish_run(run_id, state, counts, balanced, time.monotonic() - started, message)
+        run_id = run.root.name
+        with self.ledger.session():
+            for phase in sorted(p.name for p in (run.root / "markers").glob("p*") if p.is_dir()):
+                self.ledger.record_units(run_id, phase, list(run.done_units(phase).values()))
+            self.ledger.finish_run(run_id, state, counts, balanced, time.monotonic() - started, message)
 
     def _wait_for_unit_rows(self, quiet: bool = False) -> None:
         """Wait until the queued unit rows are written; raise a failed write unless `quiet` (when the run

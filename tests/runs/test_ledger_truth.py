@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -89,3 +90,33 @@ def test_a_kill_after_the_last_ledger_write_leaves_a_finished_run_with_its_lates
     assert not (run_dir / "work").exists()  # and removes what the finished run left to delete
     again = invoke("run", config, "-w", ws, "--resume", "last")
     assert again.exit_code == 2 and "no unfinished run" in again.output
+
+
+def _alive(pids: list[int]) -> list[int]:
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def test_sigterm_ends_a_run_as_cleanly_as_ctrl_c(tmp_path):
+    config, ws = cli_process.slow_config(tmp_path, files=8, seconds=0.4, workers=2), tmp_path / "ws"
+    proc = cli_process.start("run", config, "-w", ws, "-q")
+    driver = psutil.Process(proc.pid)
+    # wait until the workers have finished units (not only the driver while the cluster started)
+    cli_process.wait_for(lambda: len(cli_process.markers(ws)) >= 3, what="three finished units")
+    cluster = [p.pid for p in driver.children(recursive=True)]
+    assert len(cluster) >= 2  # the fork server and the workers
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == (
+        "curate: terminated (SIGTERM); finished units are kept, continue with --resume last."
+    )
+    assert "Traceback" not in err
+    cli_process.wait_for(lambda: not _alive(cluster), timeout=10, what="the cluster's processes to end")
+    ledger = Ledger(ws / "ledger.duckdb")
+    [run] = ledger.runs()
+    assert run["state"] == "interrupted"  # written by the driver, not a stale run found later
+    units = {r["unit_id"] for r in ledger.table("shards", run["run_id"])}
+    assert units >= {p.stem for p in cli_process.markers(ws)} - {"p0.plan"}
+    resumed = invoke("run", config, "-w", ws, "--resume", "last", "--workers", "0", "-q")
+    assert resumed.exit_code == 0, resumed.output
