@@ -73,7 +73,9 @@ def _process_start_config(modules: tuple[str, ...], environ: dict[str, str]) -> 
         return {}
     import distributed.utils
 
-    multiprocessing.get_context("forkserver").set_forkserver_preload([*WORKER_PRELOAD, *modules])
+    # curate.worker_process first: the workers ignore Ctrl-C (the driver stops them)
+    preload = ["curate.worker_process", *WORKER_PRELOAD, *modules]
+    multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     distributed.utils._forkserver_preload_set = True  # else distributed replaces the list with its own
     # as the nanny does (distributed.nanny._get_env_variables): a variable the user set wins
     with _environment({name: os.environ.get(name, str(value)) for name, value in environ.items()}):

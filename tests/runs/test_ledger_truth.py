@@ -120,3 +120,18 @@ def test_sigterm_ends_a_run_as_cleanly_as_ctrl_c(tmp_path):
     assert units >= {p.stem for p in cli_process.markers(ws)} - {"p0.plan"}
     resumed = invoke("run", config, "-w", ws, "--resume", "last", "--workers", "0", "-q")
     assert resumed.exit_code == 0, resumed.output
+
+
+def test_ctrl_c_prints_one_line_and_no_worker_tracebacks(tmp_path):
+    config, ws = cli_process.slow_config(tmp_path, files=8, seconds=0.4, workers=2), tmp_path / "ws"
+    proc = cli_process.start("run", config, "-w", ws, "-q")
+    cli_process.wait_for(lambda: len(cli_process.markers(ws)) >= 3, what="three finished units")
+    cli_process.interrupt_group(proc)  # a terminal sends Ctrl-C to the driver and its workers alike
+    _out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, err
+    [opened, stopped] = err.strip().splitlines()  # the run's first line, then the interruption's
+    assert opened.startswith("curate: run ")
+    assert stopped == "curate: interrupted; finished units are kept, continue with --resume last."
+    [run] = Ledger(ws / "ledger.duckdb").runs()
+    assert run["state"] == "interrupted"
