@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from curate.engine import Engine, TaskFailed
+from curate.engine import Engine, TaskFailed, WorkerLost
 from curate.errors import UserError
 
 
@@ -93,3 +93,25 @@ def test_asking_for_a_dashboard_without_bokeh_is_one_sentence_naming_the_fix():
         pytest.skip("bokeh is installed: the dashboard would start")
     with pytest.raises(UserError, match=r"dashboard needs bokeh.*pip install bokeh"):
         Engine(workers=1, dashboard=True, progress=False)
+
+
+def _pause(dask_worker):
+    from distributed.core import Status
+
+    dask_worker.status = Status.paused  # as Dask's memory monitor does at its pause threshold
+
+
+def test_workers_that_stay_paused_fail_the_map_with_the_limit_not_a_silent_stall():
+    engine = Engine(workers=1, progress=False, memory_limit="1GiB", stall_seconds=2).start()
+    try:
+        engine.client.run(_pause)
+        started = time.monotonic()
+        with pytest.raises(
+            WorkerLost, match=r"no worker could work for 2 s during work \(all 1 workers paused"
+        ) as info:
+            list(engine.map(where, [1, 2]))
+        assert time.monotonic() - started < 15
+    finally:
+        engine.close()
+    assert "engine.memory_limit: 1,024 MiB per worker" in str(info.value)
+    assert "status paused" in info.value.trace

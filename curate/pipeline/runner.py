@@ -13,11 +13,13 @@ from the Parquet footers of the output shards, so a lost shard cannot hide.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
 import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,11 +31,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate import __version__
-from curate.engine import Engine, TaskFailed
+from curate.engine import Engine, TaskFailed, WorkerLost, format_mib
 from curate.errors import BooksUnbalanced, RunFailed, UserError
 from curate.io.discover import InputUnit, discover, plan_units
 from curate.io.readers import ReadOptions
 from curate.io.writers import write_json_atomic
+from curate.memory import batch_bytes_for, worker_need
 from curate.pipeline.spec import Pipeline, dump_yaml, load_yaml, pipeline_from_mapping
 from curate.pipeline.task import GlobalApply, UnitTask, run_unit
 from curate.runs.ledger import Ledger
@@ -96,6 +99,25 @@ def _unit_weight(unit: InputUnit) -> int:
     return f.size
 
 
+def _rows_per_batch(shards: list[str], batch_rows: int, batch_bytes: int) -> int:
+    """Rows of these Parquet shards that hold about `batch_bytes` of text (their footers give the
+    uncompressed size of the text column), at most `batch_rows`."""
+    rows = text = 0
+    for shard in shards:
+        meta = pq.read_metadata(shard)
+        names = meta.schema.names
+        if "text" not in names:
+            return batch_rows
+        column = names.index("text")
+        rows += meta.num_rows
+        text += sum(
+            meta.row_group(g).column(column).total_uncompressed_size for g in range(meta.num_row_groups)
+        )
+    if not rows or not text:
+        return batch_rows
+    return max(1, min(batch_rows, int(batch_bytes / (text / rows))))
+
+
 class Runner:
     def __init__(
         self,
@@ -120,6 +142,8 @@ class Runner:
     # --- the whole run --------------------------------------------------------------------------------
     def run(self, resume: str | None = None) -> RunResult:
         with self.workspace:
+            if self.engine.worker_log is None:  # workers' own output (Dask's logs) off the terminal
+                self.engine.worker_log = self.workspace.root / "workers.log"
             # the cluster starts while the run is opened (input fingerprints, manifest, ledger)
             self.engine.prestart(
                 ["curate.pipeline.task", *{type(s).__module__ for s in self.pipeline.stages}]
@@ -158,6 +182,14 @@ class Runner:
                     f"with `curate run {self.config_path or 'CONFIG'} --workspace {self.workspace.root} "
                     f"--resume {run_id}`."
                 ) from None
+            except WorkerLost as lost:
+                run.error.write_text(f"{lost}\n\n{lost.trace}\n")
+                self._record_failure(run, "failed", started, f"{lost}; details in {run.error}")
+                raise RunFailed(
+                    f"run {run_id} failed: {lost}; then continue with `curate run "
+                    f"{self.config_path or 'CONFIG'} --workspace {self.workspace.root} --resume {run_id}` "
+                    f"(details in {run.error})."
+                ) from None
             except KeyboardInterrupt:
                 self._record_failure(run, "interrupted", started)
                 raise
@@ -165,6 +197,7 @@ class Runner:
                 self._record_failure(run, "unbalanced", started, str(err), self._last_counts, False)
                 raise
             except Exception as err:
+                run.error.write_text(traceback.format_exc())
                 self._record_failure(run, "failed", started, f"{type(err).__name__}: {err}")
                 raise
             finally:
@@ -244,6 +277,7 @@ class Runner:
             id_key=cfg.input.id_key,
             text_unit=cfg.input.text_unit,
             batch_rows=cfg.input.batch_rows,
+            batch_bytes=self._batch_bytes(),
             fallback_encoding=cfg.input.fallback_encoding,
             passthrough=self._passthrough_schema(),
         )
@@ -259,8 +293,10 @@ class Runner:
             last = i == len(passes) - 1
             seen += ([p.global_stage] if p.global_stage else []) + p.stages
             kept_dir = run.output if last else run.work / p.phase / "kept"
+            # Passes over shards read batches of rows: as many rows as hold batch_bytes of text.
+            rows = _rows_per_batch(shards, read.batch_rows, read.batch_bytes) if shards else read.batch_rows
             common = dict(
-                read=read,
+                read=dataclasses.replace(read, batch_rows=rows),
                 stages=tuple(p.stages),
                 kept_dir=str(kept_dir),
                 kept_schema=_schema_with(base, seen),
@@ -290,7 +326,7 @@ class Runner:
                     for u in units
                 ]
             else:
-                decisions, plan_seconds = self._plan_global(run, p, shards)
+                decisions, plan_seconds = self._plan_global(run, p, shards, rows)
                 g = p.global_stage
                 tasks = [
                     UnitTask(
@@ -326,7 +362,25 @@ class Runner:
         skip = {cfg.text_key, cfg.id_key, *DOC_SCHEMA.names}
         return pa.schema([f for f in pq.read_schema(parquet[0].path) if f.name not in skip])
 
-    def _context(self, run: RunPaths, p: Pass, shards: list[str]) -> GlobalContext:
+    def _batch_bytes(self) -> int:
+        """Text per batch: input.batch_mb, lowered to fit a worker's memory limit."""
+        wanted = int(self.pipeline.config.input.batch_mb * MB)
+        limit = self.engine.worker_memory_limit()
+        stage_memory = max((s.worker_memory for s in self.pipeline.stages), default=0)
+        fit = batch_bytes_for(limit, wanted, stage_memory)
+        if fit < wanted:
+            self.log(
+                f"curate: batches of at most {fit / MB:.2f} MB of text (input.batch_mb "
+                f"{wanted / MB:g}), to fit engine.memory_limit ({format_mib(limit)} per worker)"
+            )
+        if limit and limit < worker_need(stage_memory):
+            self.log(
+                f"curate: warning: engine.memory_limit ({format_mib(limit)} per worker) is below the "
+                f"~{format_mib(worker_need(stage_memory))} these stages need; workers may be killed"
+            )
+        return fit
+
+    def _context(self, run: RunPaths, p: Pass, shards: list[str], batch_rows: int) -> GlobalContext:
         return GlobalContext(
             engine=self.engine,
             shards=shards,
@@ -334,11 +388,13 @@ class Runner:
             state_dir=self.workspace.root / "state" / p.global_stage.name,
             workspace=self.workspace.root,
             run_id=run.root.name,
-            batch_rows=self.pipeline.config.input.batch_rows,
+            batch_rows=batch_rows,
             log=self.log,
         )
 
-    def _plan_global(self, run: RunPaths, p: Pass, shards: list[str]) -> tuple[dict[str, str], float]:
+    def _plan_global(
+        self, run: RunPaths, p: Pass, shards: list[str], batch_rows: int
+    ) -> tuple[dict[str, str], float]:
         marker = run.root / "markers" / f"{p.phase}.plan.json"
         stage = p.global_stage
         if marker.is_file():
@@ -347,7 +403,7 @@ class Runner:
             return done["decisions"], done["seconds"]
         self.log(f"curate: [{p.phase}] planning {stage.name} over {len(shards)} shards")
         t0 = time.monotonic()
-        ctx = self._context(run, p, shards)
+        ctx = self._context(run, p, shards, batch_rows)
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         decisions = stage.plan(ctx)
         seconds = time.monotonic() - t0

@@ -48,6 +48,11 @@ class InputConfig:
     )
     partition_mb: float = option(64.0, help="Split plain inputs into units of about this size.", min=1e-6)
     batch_rows: int = option(2000, help="Documents per in-memory batch (bounds memory per worker).", min=1)
+    batch_mb: float = option(
+        32.0,
+        help="Or this much text per batch, whichever comes first; lowered to fit engine.memory_limit.",
+        min=0.01,
+    )
     fallback_encoding: str | None = option(
         None,
         help="Decode with this encoding (e.g. cp1252) where UTF-8 fails; none: quarantine as invalid_utf8.",

@@ -7,11 +7,13 @@ one is redone from scratch by a resumed run.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -24,6 +26,8 @@ from curate.stages.base import Stage
 
 if TYPE_CHECKING:
     import pandas as pd
+
+MiB = 1 << 20
 
 
 class StageError(Exception):
@@ -155,8 +159,11 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
                 rows = with_column(rows, "stage", pa.array([stage] * rows.num_rows, pa.string()))
                 removed_w.write(conform(rows, task.removed_schema))
 
+    me = psutil.Process()
+    rss = 0  # the largest resident size of this process at the end of a batch, bytes
     try:
         for docs, bad in _batches(task):
+            rss = max(rss, me.memory_info().rss)
             n_input += docs.num_rows + bad.num_rows
             if bad.num_rows:
                 quarantined.update(bad.column("reason").to_pylist())
@@ -219,6 +226,8 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
         "outputs": [s.path for s in shards],
         "bytes": task.weight,
         "seconds": time.perf_counter() - start,
+        "pid": os.getpid(),  # which process ran the unit (a worker's, or the driver's)
+        "rss_mb": round(max(rss, me.memory_info().rss) / MiB, 1),
     }
     write_json_atomic(task.marker, report)
     return report

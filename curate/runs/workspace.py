@@ -3,6 +3,8 @@
 WORKSPACE/
   ledger.duckdb            the run ledger (runs, stages, shards, counts, files); one writer: the driver
   .lock                    held by the driver of a run, so two runs never write one ledger
+  latest -> runs/RUN_ID    the run that finished last (re-made from the ledger if a kill left it undone)
+  workers.log              what the local workers printed (Dask's logs)
   runs/RUN_ID/
     manifest.json          resolved config, package versions, input fingerprints
     pipeline.yaml          the resolved config (rerun it with `curate run`)

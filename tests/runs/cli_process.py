@@ -67,6 +67,17 @@ def start(*args, env: dict | None = None) -> subprocess.Popen:
     )
 
 
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """(stdout, stderr) once `proc` ends; after `timeout` seconds its process group is killed (a stalled
+    run must not outlive its test) and the test fails."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError(f"curate did not finish within {timeout} s") from None
+
+
 def wait_for(predicate, timeout: float = 30.0, what: str = "the condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -105,7 +105,7 @@ def test_sigterm_ends_a_run_as_cleanly_as_ctrl_c(tmp_path):
     cluster = [p.pid for p in driver.children(recursive=True)]
     assert len(cluster) >= 2  # the fork server and the workers
     proc.send_signal(signal.SIGTERM)
-    _out, err = proc.communicate(timeout=60)
+    _out, err = cli_process.finish(proc, 60)
 
     assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1] == (
@@ -127,7 +127,7 @@ def test_ctrl_c_prints_one_line_and_no_worker_tracebacks(tmp_path):
     proc = cli_process.start("run", config, "-w", ws, "-q")
     cli_process.wait_for(lambda: len(cli_process.markers(ws)) >= 3, what="three finished units")
     cli_process.interrupt_group(proc)  # a terminal sends Ctrl-C to the driver and its workers alike
-    _out, err = proc.communicate(timeout=60)
+    _out, err = cli_process.finish(proc, 60)
 
     assert proc.returncode == 130, err
     [opened, stopped] = err.strip().splitlines()  # the run's first line, then the interruption's
