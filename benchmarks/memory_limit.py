@@ -69,7 +69,7 @@ def main() -> None:
     limit = parse_memory_limit(args.limit, 1)
     total = int(args.times * args.workers * limit)
     corpus = args.work / f"corpus-{total // MiB}MiB"
-    info_path = corpus / "corpus.json"
+    info_path = args.work / f"corpus-{total // MiB}MiB.json"  # beside the corpus: not an input
     if not info_path.is_file():
         shutil.rmtree(corpus, ignore_errors=True)
         info = build_corpus(corpus, total)
@@ -88,6 +88,7 @@ def main() -> None:
     status = json.loads(measured["stdout"])
     units = [json.loads(p.read_text()) for p in sorted(ws.glob("runs/*/markers/*/*.json"))]
     unit_pids = {u["pid"] for u in units}  # the driver (while the cluster starts) and each worker
+    workers = [x for x in measured["child_peaks_mb"] if x > 50]  # not the resource tracker (~13 MiB)
     batch = re.search(r"batches of at most ([\d.]+) MB", measured["stderr"])
     result = {
         "corpus_mb": round(sum(p.stat().st_size for p in corpus.glob("*.jsonl")) / MiB, 1),
@@ -98,7 +99,8 @@ def main() -> None:
         "seconds": round(measured["seconds"], 1),
         "batch_mb": float(batch.group(1)) if batch else None,
         "driver_peak_mb": round(measured["root_peak_mb"], 1),
-        "worker_peaks_mb": sorted((round(x, 1) for x in measured["child_peaks_mb"]), reverse=True),
+        "worker_peaks_mb": sorted((round(x, 1) for x in workers), reverse=True),
+        "worker_restarts": len(workers) - args.workers,
         "fork_server_peak_mb": round(max(measured["parent_peaks_mb"], default=0.0), 1),
         "unit_rss_max_mb": max((u["rss_mb"] for u in units), default=None),
         "processes_that_ran_units": len(unit_pids),
