@@ -7,43 +7,17 @@ traceback.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import click
 
-from curate import __version__
+from curate import __version__, interrupts
 from curate.errors import CurateError
 
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM (a scheduler or systemd stopping the run): 128 + 15
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: a run stops the same way
-    (state `interrupted`, the cluster shut down, the ledger written)."""
-
-
-def _raise_terminated(_signum, _frame):
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: let the run finish stopping
-    raise Terminated
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts():
-    """While the command runs, SIGTERM interrupts it as Ctrl-C does (main thread only, as signals are)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
 
 
 class _Stopped(Exception):
@@ -60,13 +34,17 @@ class CurateGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt as interrupt:
-            raise _Stopped(interrupt) from None
+        except BaseException as err:
+            # a signal may reach the command as another library's error (DuckDB: "Query interrupted")
+            interrupt = interrupts.requested() or (err if isinstance(err, KeyboardInterrupt) else None)
+            if interrupt is not None:
+                raise _Stopped(interrupt) from None
+            raise
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         code = 0
         try:
-            with _sigterm_interrupts():
+            with interrupts.handled():
                 super().main(args, prog_name or "curate", complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as done:
             code = done.exit_code
@@ -79,20 +57,12 @@ class CurateGroup(click.Group):
         except CurateError as err:
             click.echo(f"curate: error: {err}", err=True)
             code = err.exit_code
-        except _Stopped as stopped:
-            terminated = isinstance(stopped.interrupt, Terminated)
+        except (_Stopped, KeyboardInterrupt, click.Abort) as stopped:
+            interrupt = stopped.interrupt if isinstance(stopped, _Stopped) else stopped
+            terminated = isinstance(interrupt, interrupts.Terminated)
             how = "terminated (SIGTERM)" if terminated else "interrupted"
             click.echo(f"curate: {how}; finished units are kept, continue with --resume last.", err=True)
             code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
-        except Terminated:
-            click.echo(
-                "curate: terminated (SIGTERM); finished units are kept, continue with --resume last.",
-                err=True,
-            )
-            code = EXIT_TERMINATED
-        except (KeyboardInterrupt, click.Abort):
-            click.echo("curate: interrupted; finished units are kept, continue with --resume last.", err=True)
-            code = EXIT_INTERRUPTED
         if standalone_mode:
             sys.exit(code)
         return code

@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate import __version__
+from curate import __version__, interrupts
 from curate.engine import Engine, TaskFailed, WorkerLost, format_mib
 from curate.errors import BooksUnbalanced, RunFailed, UserError
 from curate.io.discover import InputUnit, discover, plan_units
@@ -138,6 +138,7 @@ class Runner:
         self._ledger_thread = ThreadPoolExecutor(1, thread_name_prefix="curate-ledger")
         self._unit_writes: list[Future] = []  # per-unit ledger rows, written by that one thread
         self._last_counts: dict | None = None
+        self._opening: str | None = None  # the run this process recorded running, once it has
 
     # --- the whole run --------------------------------------------------------------------------------
     def run(self, resume: str | None = None) -> RunResult:
@@ -153,8 +154,14 @@ class Runner:
                     self.ledger.init()
                     recover(self.workspace, self.ledger, self.log)
                     run_id, run = self._open_run(resume)
-            except BaseException:
+            except BaseException as err:
                 self.engine.close()
+                # stopped as the opening committed (closing the ledger checkpoints it, which takes a
+                # moment): a run recorded `running` by this process is recorded `interrupted`
+                if self._opening is not None and (
+                    interrupts.requested() or isinstance(err, KeyboardInterrupt)
+                ):
+                    self.ledger.finish_run(self._opening, "interrupted", None, None, 0.0)
                 raise
             started = time.monotonic()
             try:
@@ -174,31 +181,8 @@ class Runner:
                     self.ledger.record_metrics(run_id, self.metrics)
                     self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
                     recorded = self.ledger.counts(run_id)
-            except TaskFailed as failure:
-                run.error.write_text(failure.trace)
-                self._record_failure(run, "failed", started, f"{failure}; traceback in {run.error}")
-                raise RunFailed(
-                    f"run {run_id} failed: {failure} (traceback in {run.error}); fix the cause and continue "
-                    f"with `curate run {self.config_path or 'CONFIG'} --workspace {self.workspace.root} "
-                    f"--resume {run_id}`."
-                ) from None
-            except WorkerLost as lost:
-                run.error.write_text(f"{lost}\n\n{lost.trace}\n")
-                self._record_failure(run, "failed", started, f"{lost}; details in {run.error}")
-                raise RunFailed(
-                    f"run {run_id} failed: {lost}; then continue with `curate run "
-                    f"{self.config_path or 'CONFIG'} --workspace {self.workspace.root} --resume {run_id}` "
-                    f"(details in {run.error})."
-                ) from None
-            except KeyboardInterrupt:
-                self._record_failure(run, "interrupted", started)
-                raise
-            except BooksUnbalanced as err:
-                self._record_failure(run, "unbalanced", started, str(err), self._last_counts, False)
-                raise
-            except Exception as err:
-                run.error.write_text(traceback.format_exc())
-                self._record_failure(run, "failed", started, f"{type(err).__name__}: {err}")
+            except BaseException as err:
+                self._stop(run, started, err)
                 raise
             finally:
                 self.engine.close()
@@ -218,6 +202,7 @@ class Runner:
             run = self.workspace.run(run_id)
             self._check_resumable(run, resolved, inputs)
             self.ledger.resume_run(run_id, self.engine.description)
+            self._opening = run_id
             self.log(f"curate: resuming run {run_id} in {run.root}")
             return run_id, run
         run_id = self.workspace.new_run_id()
@@ -233,6 +218,7 @@ class Runner:
             self.engine.description,
             __version__,
         )
+        self._opening = run_id
         self.ledger.record_files(run_id, inputs)
         size = sum(f.size for f in files)
         self.log(
@@ -456,6 +442,37 @@ class Runner:
                 self._ledger_thread.submit(self.ledger.record_units, run_id, phase, list(reports))
             )
 
+    def _stop(self, run: RunPaths, started: float, err: BaseException) -> None:
+        """Record why the run stopped, and raise what the user should see (or let `err` go on)."""
+        run_id = run.root.name
+        resume = (
+            f"`curate run {self.config_path or 'CONFIG'} --workspace {self.workspace.root} --resume {run_id}`"
+        )
+        # a signal can arrive as another library's error (DuckDB: "Query interrupted"): still a stop
+        interrupt = interrupts.requested() or (err if isinstance(err, KeyboardInterrupt) else None)
+        if interrupt is not None:
+            self._record_failure(run, "interrupted", started)
+            raise interrupt from None
+        if isinstance(err, TaskFailed):
+            run.error.write_text(err.trace)
+            self._record_failure(run, "failed", started, f"{err}; traceback in {run.error}")
+            raise RunFailed(
+                f"run {run_id} failed: {err} (traceback in {run.error}); fix the cause and continue "
+                f"with {resume}."
+            ) from None
+        if isinstance(err, WorkerLost):
+            run.error.write_text(f"{err}\n\n{err.trace}\n")
+            self._record_failure(run, "failed", started, f"{err}; details in {run.error}")
+            raise RunFailed(
+                f"run {run_id} failed: {err}; then continue with {resume} (details in {run.error})."
+            ) from None
+        if isinstance(err, BooksUnbalanced):
+            self._record_failure(run, "unbalanced", started, str(err), self._last_counts, False)
+            return
+        if isinstance(err, Exception):
+            run.error.write_text(traceback.format_exc())
+            self._record_failure(run, "failed", started, f"{type(err).__name__}: {err}")
+
     def _record_failure(
         self,
         run: RunPaths,
@@ -481,13 +498,15 @@ class Runner:
     def _wait_for_unit_rows(self, quiet: bool = False) -> None:
         """Wait until the queued unit rows are written; raise a failed write unless `quiet` (when the run
         already failed for another reason, that reason is what the user needs to see)."""
-        writes, self._unit_writes = self._unit_writes, []
-        for write in writes:
-            try:
+        while self._unit_writes:
+            write = self._unit_writes[0]  # dropped once done: a wait cut short by Ctrl-C keeps it queued,
+            try:  # so the stop waits for it too (two writers of one ledger row conflict)
                 write.result()
             except Exception:
                 if not quiet:
+                    self._unit_writes.pop(0)
                     raise
+            self._unit_writes.pop(0)
 
     def _sum_counters(self, p: Pass, reports: list[dict]) -> None:
         """Local stages' counters, summed over units, go into the run's metrics."""

@@ -149,6 +149,8 @@ class Ledger:
     def running(self) -> list[tuple[str, Driver | None]]:
         """The runs marked `running`, with their drivers (None for a run recorded before drivers were)."""
         with self.connect(read_only=True) as con:
+            if not _has_runs(con):
+                return []
             if "driver_pid" not in _columns(con, "runs"):  # a ledger of schema 1, not yet upgraded
                 rows = con.execute("SELECT run_id, NULL, NULL, NULL FROM runs WHERE state = 'running'")
             else:
@@ -245,16 +247,21 @@ class Ledger:
         balanced: bool | None,
         seconds: float,
         error: str | None = None,
-    ) -> None:
+    ) -> bool:
+        """Record how a running run ended; False (nothing written) when it is not `running`: an end is
+        recorded once (a stop that comes after the run recorded `finished` leaves it finished)."""
         with self.connect() as con:
-            con.execute(
+            ended = con.execute(
                 "UPDATE runs SET state = ?, finished_at = ?, seconds = ?, balanced = ?, error = ?"
-                " WHERE run_id = ?",
+                " WHERE run_id = ? AND state = 'running' RETURNING run_id",
                 [state, _now(), seconds, balanced, error, run_id],
-            )
+            ).fetchall()
+            if not ended:
+                return False
             if counts is not None:
                 con.execute("DELETE FROM counts WHERE run_id = ?", [run_id])
                 _insert(con, "counts", _count_rows(run_id, counts))
+        return True
 
     # --- reading -------------------------------------------------------------------------------------
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -263,6 +270,8 @@ class Ledger:
             "ORDER BY started_at DESC"
         )
         with self.session(read_only=True), self.connect(read_only=True) as con:
+            if not _has_runs(con):
+                return []
             rows = con.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
             names = [d[0] for d in con.description]
             out = [dict(zip(names, r)) for r in rows]
@@ -272,12 +281,16 @@ class Ledger:
 
     def last_run_id(self) -> str | None:
         with self.connect(read_only=True) as con:
+            if not _has_runs(con):
+                return None
             row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
     def finished_run_ids(self) -> list[str]:
         """The finished runs, the one that finished last first."""
         with self.connect(read_only=True) as con:
+            if not _has_runs(con):
+                return []
             rows = con.execute(
                 "SELECT run_id FROM runs WHERE state = 'finished' ORDER BY finished_at DESC, run_id DESC"
             ).fetchall()
@@ -327,6 +340,14 @@ class Ledger:
 
 def _driver_values(driver: Driver) -> list[Any]:
     return [driver.pid, driver.host, driver.started]
+
+
+def _has_runs(con: duckdb.DuckDBPyConnection) -> bool:
+    """False for a ledger file whose tables were never committed (its first run was killed at once)."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'"
+    ).fetchone()[0]
+    return bool(found)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 
+import duckdb
 import psutil
 import pytest
 from click.testing import CliRunner
@@ -135,3 +136,12 @@ def test_ctrl_c_prints_one_line_and_no_worker_tracebacks(tmp_path):
     assert stopped == "curate: interrupted; finished units are kept, continue with --resume last."
     [run] = Ledger(ws / "ledger.duckdb").runs()
     assert run["state"] == "interrupted"
+
+
+def test_a_ledger_killed_before_its_tables_were_committed_reads_as_no_runs(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    duckdb.connect(str(ws / "ledger.duckdb")).close()  # the file exists, its first transaction never ended
+    result = invoke("status", "-w", ws)
+    assert result.exit_code == 2 and "has no runs yet" in result.output
+    assert invoke("runs", "-w", ws).exit_code == 0
