@@ -57,7 +57,7 @@ def main() -> None:
     worker_kills = []
     for i in range(args.worker_kills):
         ws = args.work / f"worker-{i:03d}"
-        killed = faults.kill_a_worker(config, ws, rng, max_delay=seconds)
+        killed = faults.kill_a_worker(config, ws, rng, markers)
         worker_kills.append(killed)
         problems += [f"worker kill {i}: {p}" for p in killed["problems"]]
         if killed["returncode"] == 0:

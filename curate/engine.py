@@ -266,21 +266,37 @@ class Engine:
                 }
             )
             self._config.__enter__()
-            self._cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=self.threads_per_worker,
-                processes=True,
-                memory_limit=self.memory_limit,
-                # No dashboard unless asked. Without one the scheduler still serves a few HTTP routes
-                # (health, metrics): on a free local port, never on the dashboard's 8787.
-                dashboard_address="127.0.0.1:8787" if self.dashboard else None,
-                scheduler_kwargs=None if self.dashboard else {"dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.CRITICAL,
-            )
+            self._cluster = self._local_cluster(LocalCluster)
             self.client = Client(self._cluster, set_as_default=False)
             if self.dashboard:
                 self.dashboard_link = self.client.dashboard_link
                 print(f"curate: Dask dashboard at {self.dashboard_link}", file=sys.stderr, flush=True)
+
+    def _local_cluster(self, cluster_class, attempts: int = 2):
+        """A LocalCluster; started again if a worker died while it started (the cluster then fails with
+        "Nanny failed to start" and closes what it started)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return cluster_class(
+                    n_workers=self.workers,
+                    threads_per_worker=self.threads_per_worker,
+                    processes=True,
+                    memory_limit=self.memory_limit,
+                    # No dashboard unless asked. Without one the scheduler still serves a few HTTP routes
+                    # (health, metrics): on a free local port, never on the dashboard's 8787.
+                    dashboard_address="127.0.0.1:8787" if self.dashboard else None,
+                    scheduler_kwargs=None if self.dashboard else {"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.CRITICAL,
+                )
+            except RuntimeError as err:
+                if attempt == attempts:
+                    raise WorkerLost(
+                        f"the local Dask cluster could not start its workers {attempts} times ({err}); "
+                        "run again, or with --workers 0 to work in this process (the workers' output is "
+                        "in WORKSPACE/workers.log)",
+                        traceback.format_exc(),
+                    ) from None
+        raise AssertionError("unreachable")
 
     def close_soon(self) -> None:
         """Begin closing in a background thread (workers take a moment to stop); `close()` waits for it."""

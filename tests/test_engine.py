@@ -115,3 +115,33 @@ def test_workers_that_stay_paused_fail_the_map_with_the_limit_not_a_silent_stall
         engine.close()
     assert "engine.memory_limit: 1,024 MiB per worker" in str(info.value)
     assert "status paused" in info.value.trace
+
+
+class _WorkerDiesWhileStarting:
+    """Stands for LocalCluster: the first `failures` starts fail as when a worker is killed while the
+    cluster starts; later ones start a real cluster."""
+
+    def __init__(self, failures: int):
+        from distributed import LocalCluster
+
+        self.failures, self.calls, self.real = failures, 0, LocalCluster
+
+    def __call__(self, **kwargs):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError("Nanny failed to start.")
+        return self.real(**kwargs)
+
+
+def test_a_worker_dying_while_the_cluster_starts_is_survived_once_then_reported(monkeypatch):
+    import distributed
+
+    flaky = _WorkerDiesWhileStarting(failures=1)
+    monkeypatch.setattr(distributed, "LocalCluster", flaky)
+    with Engine(workers=1, progress=False) as engine:
+        assert [r for _, (r, _pid) in engine.map(where, [2, 3])] == [4, 9]
+    assert flaky.calls == 2
+
+    monkeypatch.setattr(distributed, "LocalCluster", _WorkerDiesWhileStarting(failures=2))
+    with pytest.raises(WorkerLost, match=r"could not start its workers 2 times .* --workers 0"):
+        Engine(workers=1, progress=False).start()

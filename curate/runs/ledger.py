@@ -59,6 +59,12 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+# One open ledger connection per process at a time (the main thread's session and the background writer
+# of unit rows take turns): the last close of a connection checkpoints the file, and a connection
+# opened by another thread during that checkpoint would get a second database instance on the file.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 class Ledger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -97,19 +103,20 @@ class Ledger:
         if session is not None:
             yield session
             return
-        deadline = time.monotonic() + 30
-        while True:
+        with _ONE_AT_A_TIME:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    con = duckdb.connect(str(self.path), read_only=read_only)
+                    break
+                except duckdb.IOException:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-                break
-            except duckdb.IOException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        try:
-            yield con
-        finally:
-            con.close()
+                yield con
+            finally:
+                con.close()
 
     def init(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

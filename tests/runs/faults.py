@@ -247,14 +247,18 @@ def _workers(driver: psutil.Process) -> list[psutil.Process]:
     return found
 
 
-def kill_a_worker(config: Path, ws: Path, rng: random.Random, max_delay: float) -> dict:
-    """A run on a local cluster; SIGKILL one worker at a random moment once workers exist. The run must
-    finish by itself (the nanny starts a new worker, the task runs again)."""
+def kill_a_worker(config: Path, ws: Path, rng: random.Random, markers: int) -> dict:
+    """A run on a local cluster; SIGKILL one worker once the workers are up and a random number of
+    units (of `markers` in a whole run) has finished. The run must finish by itself (the nanny starts a
+    new worker, the task runs again), with units run by worker processes, not only the driver."""
+    started = time.monotonic()
     proc = cli_process.start("run", config, "-w", ws, "-q", "--workers", "2")
     driver = psutil.Process(proc.pid)
     cli_process.wait_for(lambda: len(_workers(driver)) >= 2 or proc.poll() is not None, 60, "the workers")
-    delay = rng.uniform(0.0, max_delay)
-    time.sleep(delay)
+    units = rng.randint(0, markers // 2)
+    while _markers(ws) < units and proc.poll() is None:
+        time.sleep(0.01)
+    delay = time.monotonic() - started
     victims = _workers(driver)
     killed = None
     if victims and proc.poll() is None:
@@ -263,10 +267,12 @@ def kill_a_worker(config: Path, ws: Path, rng: random.Random, max_delay: float) 
         victim.send_signal(signal.SIGKILL)
     _out, err = cli_process.finish(proc, 180)
     problems = [] if proc.returncode == 0 else [f"exit {proc.returncode}: {err[-1500:]}"]
+    pids = {json.loads(p.read_text())["pid"] for p in ws.glob("runs/*/markers/p*/*.json")}
     return {
         "delay": round(delay, 3),
         "killed_worker": killed,
         "returncode": proc.returncode,
+        "worker_pids": sorted(pids - {proc.pid}),  # the units that ran on workers, by process
         "problems": problems,
     }
 

@@ -21,7 +21,7 @@ def test_driver_and_worker_kills_at_random_points_end_as_a_clean_run(tmp_path):
     data = tmp_path / "data"
     faults.build_corpus(data)
     config = faults.pipeline_config(tmp_path, data)
-    clean, seconds, markers = faults.clean_run(config, tmp_path / "clean")
+    clean, _seconds, markers = faults.clean_run(config, tmp_path / "clean")
     assert clean.removed and clean.quarantined and len(clean.kept) > 300  # every kind of record
 
     kills, problems, chain = [], [], 0
@@ -32,15 +32,19 @@ def test_driver_and_worker_kills_at_random_points_end_as_a_clean_run(tmp_path):
         problems += [f"chain {chain}, {k.signal} at {k.delay} s: {p}" for k in done for p in k.problems]
         problems += [f"chain {chain}: {p}" for p in faults.compare(faults.outcome(ws), clean)]
         chain += 1
+    workers_killed = 0
     for i in range(WORKER_KILLS):
         ws = tmp_path / f"worker-{i}"
-        killed = faults.kill_a_worker(config, ws, rng, max_delay=seconds)
+        killed = faults.kill_a_worker(config, ws, rng, markers)
+        workers_killed += killed["killed_worker"] is not None
+        assert killed["worker_pids"], "no unit ran on a worker"
         problems += [f"worker kill {i}: {p}" for p in killed["problems"]]
         if killed["returncode"] == 0:
             problems += [f"worker kill {i}: {p}" for p in faults.compare(faults.outcome(ws), clean)]
 
     landed = Counter((k.signal, k.landed) for k in kills)
-    print(f"{len(kills)} driver kills in {chain} chains: {dict(landed)}; {WORKER_KILLS} worker kills")
+    print(f"{len(kills)} driver kills in {chain} chains: {dict(landed)}; {workers_killed} workers killed")
     assert len(kills) >= MIN_KILLS
     assert sum(k.landed == "running" for k in kills) >= MIN_KILLS // 2  # most hit a run under way
+    assert workers_killed >= 1  # the run was still going when its worker was killed
     assert not problems, "\n".join(problems)
