@@ -13,19 +13,39 @@ from pathlib import Path
 
 import click
 
-from curate import __version__
+from curate import __version__, interrupts
 from curate.errors import CurateError
 
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
+EXIT_TERMINATED = 143  # SIGTERM (a scheduler or systemd stopping the run): 128 + 15
+
+
+class _Stopped(Exception):
+    """Carries a KeyboardInterrupt past click, which would print a blank line and turn it into Abort."""
+
+    def __init__(self, interrupt: KeyboardInterrupt):
+        super().__init__()
+        self.interrupt = interrupt
 
 
 class CurateGroup(click.Group):
     """A click group that reports user mistakes as one sentence and exits with curate's codes."""
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BaseException as err:
+            # a signal may reach the command as another library's error (DuckDB: "Query interrupted")
+            interrupt = interrupts.requested() or (err if isinstance(err, KeyboardInterrupt) else None)
+            if interrupt is not None:
+                raise _Stopped(interrupt) from None
+            raise
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         code = 0
         try:
-            super().main(args, prog_name or "curate", complete_var, standalone_mode=False, **extra)
+            with interrupts.handled():
+                super().main(args, prog_name or "curate", complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as done:
             code = done.exit_code
         except click.UsageError as err:
@@ -37,9 +57,12 @@ class CurateGroup(click.Group):
         except CurateError as err:
             click.echo(f"curate: error: {err}", err=True)
             code = err.exit_code
-        except (KeyboardInterrupt, click.Abort):
-            click.echo("curate: interrupted; finished units are kept, continue with --resume last.", err=True)
-            code = EXIT_INTERRUPTED
+        except (_Stopped, KeyboardInterrupt, click.Abort) as stopped:
+            interrupt = stopped.interrupt if isinstance(stopped, _Stopped) else stopped
+            terminated = isinstance(interrupt, interrupts.Terminated)
+            how = "terminated (SIGTERM)" if terminated else "interrupted"
+            click.echo(f"curate: {how}; finished units are kept, continue with --resume last.", err=True)
+            code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
         if standalone_mode:
             sys.exit(code)
         return code
@@ -53,7 +76,7 @@ def main():
     """Curate text corpora for language-model pretraining, and measure what curation buys.
 
     Exit codes: 0 success; 1 the run failed; 2 a user mistake (bad option, missing file, invalid config);
-    3 the books do not balance (a bug); 130 interrupted.
+    3 the books do not balance (a bug); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 
     \b
     Example:
@@ -73,6 +96,14 @@ def _workspace_option(f):
 
 def _engine_options(f):
     f = click.option(
+        "--dashboard",
+        is_flag=True,
+        default=None,
+        expose_value=False,  # read by _make_engine from the context, as every engine option could be
+        callback=lambda ctx, _param, value: ctx.meta.__setitem__("curate.dashboard", value),
+        help="Serve Dask's dashboard for the local cluster (needs bokeh); its address is printed.",
+    )(f)
+    f = click.option(
         "--scheduler", metavar="ADDRESS", help="Run on a running Dask scheduler, e.g. tcp://10.0.0.5:8786."
     )(f)
     f = click.option(
@@ -86,12 +117,14 @@ def _engine_options(f):
 def _make_engine(engine_cfg, workers: int | None, scheduler: str | None, quiet: bool = False):
     from curate.engine import Engine
 
+    dashboard = click.get_current_context().meta.get("curate.dashboard")
     return Engine(
         workers=engine_cfg.workers if workers is None else workers,
         scheduler=scheduler or engine_cfg.scheduler,
         threads_per_worker=engine_cfg.threads_per_worker,
         memory_limit=engine_cfg.memory_limit,
         progress=not quiet,
+        dashboard=getattr(engine_cfg, "dashboard", False) if dashboard is None else dashboard,
     )
 
 
@@ -263,12 +296,15 @@ def runs(workspace, limit, as_json):
       curate runs --workspace ws --limit 5
     """
     from curate.runs.ledger import Ledger
+    from curate.runs.recovery import recover
     from curate.runs.summary import render_runs
     from curate.runs.workspace import Workspace
 
     ws = Workspace(workspace)
     ws.require_existing()
-    rows = Ledger(ws.ledger_path).runs(limit)
+    ledger = Ledger(ws.ledger_path)
+    recover(ws, ledger)
+    rows = ledger.runs(limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
     else:

@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import logging
 import os
+import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +31,7 @@ from typing import Any, TypeVar
 import dask
 
 from curate.errors import UserError
+from curate.memory import release_if_above
 from curate.progress import Progress
 
 # A local cluster's defaults that cost CPU without serving curate: the statistical profiler samples every
@@ -35,10 +40,28 @@ from curate.progress import Progress
 LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.interval": "2s",
+    # Memory. curate's tasks keep no data on a worker: each writes its shards and returns a small report.
+    # Dask's pause (at 80% of the limit) waits for managed data to be spilled or released; there is none,
+    # so a worker whose resident size stayed above it (an allocator holding freed memory) paused for good,
+    # a silent stall. Without target, spill and pause a worker works on until its nanny restarts it at
+    # `terminate` (95%); the task is retried, and one that cannot fit fails the run (WorkerLost).
+    "distributed.worker.memory.target": False,
+    "distributed.worker.memory.spill": False,
+    "distributed.worker.memory.pause": False,
 }
+STALL_SECONDS = 60.0  # no worker able to work (all paused, or none alive) for this long fails the run
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class WorkerLost(Exception):
+    """The workers cannot go on: one died running the same task again and again (the usual cause: the
+    memory limit), or none was able to work for `stall_seconds`. `trace` holds the details."""
+
+    def __init__(self, message: str, trace: str):
+        super().__init__(message)
+        self.trace = trace
 
 
 class TaskFailed(Exception):
@@ -53,7 +76,9 @@ class TaskFailed(Exception):
 WORKER_PRELOAD = ("distributed", "pyarrow.parquet", "pandas")
 
 
-def _process_start_config(modules: tuple[str, ...], environ: dict[str, str]) -> dict[str, str]:
+def _process_start_config(
+    modules: tuple[str, ...], environ: dict[str, str], worker_log: str | os.PathLike | None = None
+) -> dict[str, str]:
     """Start local workers by forking them from a fork server that imported what they need once.
 
     With "spawn" (distributed's default) each worker imports distributed, pyarrow and pandas (pyarrow
@@ -71,10 +96,15 @@ def _process_start_config(modules: tuple[str, ...], environ: dict[str, str]) -> 
         return {}
     import distributed.utils
 
-    multiprocessing.get_context("forkserver").set_forkserver_preload([*WORKER_PRELOAD, *modules])
+    # curate.worker_process first: the workers ignore Ctrl-C (the driver stops them)
+    preload = ["curate.worker_process", *WORKER_PRELOAD, *modules]
+    multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
     distributed.utils._forkserver_preload_set = True  # else distributed replaces the list with its own
     # as the nanny does (distributed.nanny._get_env_variables): a variable the user set wins
-    with _environment({name: os.environ.get(name, str(value)) for name, value in environ.items()}):
+    values = {name: os.environ.get(name, str(value)) for name, value in environ.items()}
+    if worker_log:  # where the workers' stdout and stderr go (curate.worker_process)
+        values["CURATE_WORKER_LOG"] = str(worker_log)
+    with _environment(values):
         forkserver.ensure_running()
     return {"distributed.worker.multiprocessing-method": "forkserver"}
 
@@ -115,9 +145,15 @@ def _call_here(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
 def _call(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
     """Run on a worker: return (True, result) or (False, (exception, traceback text))."""
     try:
-        return True, fn(item)
+        result = True, fn(item)
     except Exception as err:  # reported to the driver with the worker's traceback
-        return False, (err, traceback.format_exc())
+        result = False, (err, traceback.format_exc())
+    if "distributed" in sys.modules:  # on a worker: hand freed memory back when the process looks full
+        from distributed import get_worker
+
+        with contextlib.suppress(ValueError):  # ValueError: not on a worker (the synchronous engine)
+            release_if_above(get_worker().memory_manager.memory_limit)
+    return result
 
 
 class Engine:
@@ -128,10 +164,24 @@ class Engine:
         threads_per_worker: int = 1,
         memory_limit: str = "auto",
         progress: bool = True,
+        dashboard: bool = False,
+        stall_seconds: float = STALL_SECONDS,
+        worker_log: str | os.PathLike | None = None,
     ):
         self.workers, self.scheduler = workers, scheduler
         self.threads_per_worker, self.memory_limit = threads_per_worker, memory_limit
         self.progress = progress
+        if dashboard and importlib.util.find_spec("bokeh") is None:
+            raise UserError(
+                "the Dask dashboard needs bokeh, which is not installed; pip install bokeh, or drop "
+                "--dashboard (engine.dashboard: false)."
+            )
+        self.dashboard = dashboard
+        self.stall_seconds = stall_seconds
+        # local workers write their output (Dask's logs, a dying worker's traceback) here, not on the
+        # terminal; None: inherit this process's stdout and stderr
+        self.worker_log = worker_log
+        self.dashboard_link: str | None = None  # where the dashboard is served, when asked for
         self.client = None
         self._cluster = None
         self._config = None
@@ -149,6 +199,21 @@ class Engine:
     @property
     def distributed(self) -> bool:
         return self.client is not None
+
+    def worker_memory_limit(self) -> int | None:
+        """The memory limit of one worker, in bytes; None without workers or without a limit. With
+        --scheduler this connects, and takes the smallest limit of the workers there."""
+        if self.scheduler:
+            self.start()
+            limits = [w.get("memory_limit") for w in self.client.scheduler_info()["workers"].values()]
+            return min((x for x in limits if x), default=None)
+        if self.workers == 0:
+            return None
+        return parse_memory_limit(self.memory_limit, self.threads_per_worker)
+
+    def _describe_limit(self) -> str:
+        limit = self.worker_memory_limit() if not self.scheduler or self.client is not None else None
+        return f"{format_mib(limit)} per worker" if limit else "no limit"
 
     def prestart(self, modules: Iterable[str] = ()) -> None:
         """Start the cluster in a background thread while the caller does other work (a local cluster
@@ -197,19 +262,41 @@ class Engine:
                 {
                     "distributed.nanny.pre-spawn-environ": environ,
                     **LOCAL_CLUSTER_CONFIG,
-                    **_process_start_config(modules, environ),
+                    **_process_start_config(modules, environ, self.worker_log),
                 }
             )
             self._config.__enter__()
-            self._cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=self.threads_per_worker,
-                processes=True,
-                memory_limit=self.memory_limit,
-                dashboard_address=None,
-                silence_logs=logging.CRITICAL,
-            )
+            self._cluster = self._local_cluster(LocalCluster)
             self.client = Client(self._cluster, set_as_default=False)
+            if self.dashboard:
+                self.dashboard_link = self.client.dashboard_link
+                print(f"curate: Dask dashboard at {self.dashboard_link}", file=sys.stderr, flush=True)
+
+    def _local_cluster(self, cluster_class, attempts: int = 2):
+        """A LocalCluster; started again if a worker died while it started (the cluster then fails with
+        "Nanny failed to start" and closes what it started)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return cluster_class(
+                    n_workers=self.workers,
+                    threads_per_worker=self.threads_per_worker,
+                    processes=True,
+                    memory_limit=self.memory_limit,
+                    # No dashboard unless asked. Without one the scheduler still serves a few HTTP routes
+                    # (health, metrics): on a free local port, never on the dashboard's 8787.
+                    dashboard_address="127.0.0.1:8787" if self.dashboard else None,
+                    scheduler_kwargs=None if self.dashboard else {"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.CRITICAL,
+                )
+            except RuntimeError as err:
+                if attempt == attempts:
+                    raise WorkerLost(
+                        f"the local Dask cluster could not start its workers {attempts} times ({err}); "
+                        "run again, or with --workers 0 to work in this process (the workers' output is "
+                        "in WORKSPACE/workers.log)",
+                        traceback.format_exc(),
+                    ) from None
+        raise AssertionError("unreachable")
 
     def close_soon(self) -> None:
         """Begin closing in a background thread (workers take a moment to stop); `close()` waits for it."""
@@ -256,13 +343,13 @@ class Engine:
         items = list(items)
         total_weight = float(sum(weight(i) for i in items)) if weight else 0.0
         bar = Progress(label, len(items), total_weight, enabled=self.progress)
-        for item, (ok, value) in self._run(fn, items):
+        for item, (ok, value) in self._run(fn, items, label):
             if not ok:
                 raise TaskFailed(item, *value)
             bar.update(weight(item) if weight else 0.0, docs(value) if docs else 0)
             yield item, value
 
-    def _run(self, fn, items):
+    def _run(self, fn, items, label: str = "work"):
         # While a local cluster is still starting, work through the first items here rather than wait for
         # it (not with a remote scheduler: this machine may be a login node, and connecting is quick).
         while items and not self.scheduler and self._starting is not None and not self._starting.done():
@@ -275,14 +362,30 @@ class Engine:
             for item in items:
                 yield item, _call_here(fn, item)
             return
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         futures = self.client.map(_call, [fn] * len(items), items, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
+        watch = _StallWatch(self.client, futures, self.stall_seconds)
         try:
             for future in as_completed(futures, loop=self.client.loop):
-                yield items[index[future.key]], future.result()
+                if watch.reason is not None:
+                    raise WorkerLost(
+                        f"no worker could work for {self.stall_seconds:.0f} s during {label} "
+                        f"({watch.reason}; engine.memory_limit: {self._describe_limit()}); "
+                        f"{_MEMORY_FIX}",
+                        watch.details,
+                    )
+                try:
+                    yield items[index[future.key]], future.result()
+                except KilledWorker as killed:
+                    raise WorkerLost(
+                        f"a worker process died each time it ran a task of {label}, usually for want of "
+                        f"memory (engine.memory_limit: {self._describe_limit()}); {_MEMORY_FIX}",
+                        f"{type(killed).__name__}: {killed}\n{traceback.format_exc()}",
+                    ) from None
         finally:
+            watch.stop()
             self.client.cancel([f for f in futures if not f.done()])
 
     def compute(self, *collections: Any) -> tuple:
@@ -290,6 +393,80 @@ class Engine:
         if self.client is None:
             return dask.compute(*collections, scheduler="synchronous")
         return tuple(self.client.compute(list(collections), sync=True))
+
+
+_MEMORY_FIX = (
+    "raise engine.memory_limit (e.g. --set engine.memory_limit=2GiB) or use fewer, larger workers "
+    "(engine.workers), or lower input.batch_mb"
+)
+
+
+def format_mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def parse_memory_limit(value: str | float | None, threads: int) -> int | None:
+    """A local worker's memory limit in bytes, as distributed reads `memory_limit`: "auto" (the
+    machine's memory times this worker's share of the cores), a fraction of the memory (<= 1), bytes or
+    a size such as "4GiB"; None or 0: no limit. (Not distributed's own function: importing distributed
+    here while the cluster starts in the background can catch it half imported.)"""
+    import psutil
+    from dask.utils import parse_bytes
+
+    total = psutil.virtual_memory().total
+    if value is None:
+        return None
+    if value == "auto":
+        return int(total * min(1.0, threads / (os.cpu_count() or 1)))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float(parse_bytes(value))
+    limit = int(number * total) if number <= 1 else int(number)
+    return min(limit, total) or None
+
+
+class _StallWatch:
+    """Watches the scheduler while futures run; when no worker is able to work (every worker paused, or
+    none alive) for `seconds`, records why and cancels the futures, so the waiting driver wakes up."""
+
+    def __init__(self, client, futures, seconds: float, every: float = 2.0):
+        self.client, self.futures, self.seconds, self.every = client, futures, seconds, every
+        self.reason: str | None = None
+        self.details = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="curate-stall-watch", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        since = None
+        while not self._stop.wait(self.every):
+            try:
+                workers = self.client.scheduler_info(n_workers=-1)["workers"]
+            except Exception:  # the client is closing: nothing to watch
+                return
+            working = [w for w in workers.values() if w.get("status", "running") == "running"]
+            if working:
+                since = None
+                continue
+            now = time.monotonic()
+            since = since or now
+            if now - since >= self.seconds:
+                self.details = "workers at the scheduler:\n" + "\n".join(
+                    f"  {addr}: status {w.get('status')}, memory {w.get('metrics', {}).get('memory')} "
+                    f"of limit {w.get('memory_limit')}"
+                    for addr, w in workers.items()
+                )
+                self.reason = (
+                    f"all {len(workers)} workers paused at Dask's memory pause threshold"
+                    if workers
+                    else "every worker died and none came back"
+                )
+                self.client.cancel([f for f in self.futures if not f.done()])
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def map_stage(ddf, stage) -> Any:

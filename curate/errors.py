@@ -8,6 +8,7 @@ Exit codes (documented in the README):
   1  the run failed (a stage raised on good input; see `curate status`)
   2  a user mistake: bad option value, missing file, invalid config, unreadable input
   3  the books do not balance (input != kept + removed + quarantined): an internal invariant broke
+  130  interrupted (Ctrl-C); 143  terminated (SIGTERM): see `curate.cli`
 """
 
 from __future__ import annotations

@@ -148,3 +148,16 @@ def test_dedup_command_prints_the_summary_and_deduplicates_incrementally(tmp_pat
     assert again["counts"]["removed"] == {"near_duplicate": 1} and again["counts"]["kept"] == 1
     bad = invoke("dedup", tmp_path / "b1", "--output", ws, "--bands", "9")
     assert bad.exit_code == 2 and "give --bands and --rows together" in bad.output
+
+
+def test_dashboard_flag_reaches_the_engine(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("bokeh") is not None:
+        pytest.skip("bokeh is installed: the dashboard would start")
+    good = tmp_path / "good.yaml"
+    good.write_text("name: t\ninput:\n  paths: [data]\nstages: []\n")
+    result = invoke("run", good, "-w", tmp_path / "ws", "--dashboard")
+    assert result.exit_code == 2 and "the Dask dashboard needs bokeh" in result.output
+    from_config = invoke("run", good, "-w", tmp_path / "ws", "--set", "engine.dashboard=true")
+    assert from_config.exit_code == 2 and "the Dask dashboard needs bokeh" in from_config.output

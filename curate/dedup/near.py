@@ -239,6 +239,7 @@ class MinHashDedup(Stage):
     Params = NearParams
     reads = ("id", "text")
     summary = "Near-duplicate removal: MinHash LSH, exact-Jaccard verification, connected components."
+    worker_memory = 60 << 20  # powers of B and a 1M-character chunk's prefix sums (shingles.py), measured
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"dup_cluster_id": pa.string(), "dup_cluster_size": pa.int64(), "duplicate_of": pa.string()}

@@ -12,12 +12,14 @@ from the Parquet footers of the output shards, so a lost shard cannot hide.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,17 +30,19 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate import __version__
-from curate.engine import Engine, TaskFailed
+from curate import __version__, interrupts
+from curate.engine import Engine, TaskFailed, WorkerLost, format_mib
 from curate.errors import BooksUnbalanced, RunFailed, UserError
 from curate.io.discover import InputUnit, discover, plan_units
 from curate.io.readers import ReadOptions
 from curate.io.writers import write_json_atomic
+from curate.memory import batch_bytes_for, worker_need
 from curate.pipeline.spec import Pipeline, dump_yaml, load_yaml, pipeline_from_mapping
 from curate.pipeline.task import GlobalApply, UnitTask, run_unit
 from curate.pipeline.unique_ids import find_repeated_ids
 from curate.runs.ledger import Ledger
 from curate.runs.manifest import build_manifest, describe_inputs
+from curate.runs.recovery import recover
 from curate.runs.workspace import RunPaths, Workspace
 from curate.schema import DOC_SCHEMA, REMOVAL_COLUMNS
 from curate.stages.base import Stage
@@ -102,6 +106,25 @@ def _unit_weight(unit: InputUnit) -> int:
     return f.size
 
 
+def _rows_per_batch(shards: list[str], batch_rows: int, batch_bytes: int) -> int:
+    """Rows of these Parquet shards that hold about `batch_bytes` of text (their footers give the
+    uncompressed size of the text column), at most `batch_rows`."""
+    rows = text = 0
+    for shard in shards:
+        meta = pq.read_metadata(shard)
+        names = meta.schema.names
+        if "text" not in names:
+            return batch_rows
+        column = names.index("text")
+        rows += meta.num_rows
+        text += sum(
+            meta.row_group(g).column(column).total_uncompressed_size for g in range(meta.num_row_groups)
+        )
+    if not rows or not text:
+        return batch_rows
+    return max(1, min(batch_rows, int(batch_bytes / (text / rows))))
+
+
 class Runner:
     def __init__(
         self,
@@ -122,10 +145,13 @@ class Runner:
         self._ledger_thread = ThreadPoolExecutor(1, thread_name_prefix="curate-ledger")
         self._unit_writes: list[Future] = []  # per-unit ledger rows, written by that one thread
         self._last_counts: dict | None = None
+        self._opening: str | None = None  # the run this process recorded running, once it has
 
     # --- the whole run --------------------------------------------------------------------------------
     def run(self, resume: str | None = None) -> RunResult:
         with self.workspace:
+            if self.engine.worker_log is None:  # workers' own output (Dask's logs) off the terminal
+                self.engine.worker_log = self.workspace.root / "workers.log"
             # the cluster starts while the run is opened (input fingerprints, manifest, ledger)
             self.engine.prestart(
                 ["curate.pipeline.task", *{type(s).__module__ for s in self.pipeline.stages}]
@@ -133,9 +159,16 @@ class Runner:
             try:
                 with self.ledger.session():
                     self.ledger.init()
+                    recover(self.workspace, self.ledger, self.log)
                     run_id, run = self._open_run(resume)
-            except BaseException:
+            except BaseException as err:
                 self.engine.close()
+                # stopped as the opening committed (closing the ledger checkpoints it, which takes a
+                # moment): a run recorded `running` by this process is recorded `interrupted`
+                if self._opening is not None and (
+                    interrupts.requested() or isinstance(err, KeyboardInterrupt)
+                ):
+                    self.ledger.finish_run(self._opening, "interrupted", None, None, 0.0)
                 raise
             started = time.monotonic()
             try:
@@ -147,31 +180,23 @@ class Runner:
                 self._wait_for_unit_rows()
                 seconds = time.monotonic() - started
                 with self.ledger.session():
+                    # every unit's row again, from the reports: a resumed run skipped the units that
+                    # finished before the crash, whose queued rows may never have reached the ledger
+                    for phase, phase_reports in reports.items():
+                        self.ledger.record_units(run_id, phase, phase_reports)
                     self.ledger.record_stages(run_id, stage_rows)
                     self.ledger.record_metrics(run_id, self.metrics)
                     self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
                     recorded = self.ledger.counts(run_id)
-            except TaskFailed as failure:
-                run.error.write_text(failure.trace)
-                self._record_failure(run_id, "failed", started, f"{failure}; traceback in {run.error}")
-                raise RunFailed(
-                    f"run {run_id} failed: {failure} (traceback in {run.error}); fix the cause and continue "
-                    f"with `curate run {self.config_path or 'CONFIG'} --workspace {self.workspace.root} "
-                    f"--resume {run_id}`."
-                ) from None
-            except KeyboardInterrupt:
-                self._record_failure(run_id, "interrupted", started)
-                raise
-            except BooksUnbalanced as err:
-                self._record_failure(run_id, "unbalanced", started, str(err), self._last_counts, False)
-                raise
-            except Exception as err:
-                self._record_failure(run_id, "failed", started, f"{type(err).__name__}: {err}")
+            except BaseException as err:
+                self._stop(run, started, err)
                 raise
             finally:
                 self.engine.close()
-            shutil.rmtree(run.work, ignore_errors=True)
+            # After the final commit. A kill from here on leaves a run finished in the ledger without
+            # these two steps: the next command redoes them from the ledger (curate.runs.recovery).
             self._point_latest(run)
+            shutil.rmtree(run.work, ignore_errors=True)
         return RunResult(run_id, "finished", run.root, recorded, balanced, seconds, stage_rows)
 
     def _open_run(self, resume: str | None) -> tuple[str, RunPaths]:
@@ -184,6 +209,7 @@ class Runner:
             run = self.workspace.run(run_id)
             self._check_resumable(run, resolved, inputs)
             self.ledger.resume_run(run_id, self.engine.description)
+            self._opening = run_id
             self.log(f"curate: resuming run {run_id} in {run.root}")
             return run_id, run
         run_id = self.workspace.new_run_id()
@@ -199,6 +225,7 @@ class Runner:
             self.engine.description,
             __version__,
         )
+        self._opening = run_id
         self.ledger.record_files(run_id, inputs)
         size = sum(f.size for f in files)
         self.log(
@@ -246,6 +273,7 @@ class Runner:
             id_key=cfg.input.id_key,
             text_unit=cfg.input.text_unit,
             batch_rows=cfg.input.batch_rows,
+            batch_bytes=self._batch_bytes(),
             fallback_encoding=cfg.input.fallback_encoding,
             passthrough=self._passthrough_schema(),
         )
@@ -261,8 +289,10 @@ class Runner:
             last = i == len(passes) - 1
             seen += ([p.global_stage] if p.global_stage else []) + p.stages
             kept_dir = run.output if last else run.work / p.phase / "kept"
+            # Passes over shards read batches of rows: as many rows as hold batch_bytes of text.
+            rows = _rows_per_batch(shards, read.batch_rows, read.batch_bytes) if shards else read.batch_rows
             common = dict(
-                read=read,
+                read=dataclasses.replace(read, batch_rows=rows),
                 stages=tuple(p.stages),
                 kept_dir=str(kept_dir),
                 kept_schema=_schema_with(base, seen),
@@ -294,7 +324,7 @@ class Runner:
                     for u in units
                 ]
             else:
-                decisions, plan_seconds = self._plan_global(run, p, shards)
+                decisions, plan_seconds = self._plan_global(run, p, shards, rows)
                 g = p.global_stage
                 tasks = [
                     UnitTask(
@@ -365,7 +395,25 @@ class Runner:
         skip = {cfg.text_key, cfg.id_key, *DOC_SCHEMA.names}
         return pa.schema([f for f in pq.read_schema(parquet[0].path) if f.name not in skip])
 
-    def _context(self, run: RunPaths, p: Pass, shards: list[str]) -> GlobalContext:
+    def _batch_bytes(self) -> int:
+        """Text per batch: input.batch_mb, lowered to fit a worker's memory limit."""
+        wanted = int(self.pipeline.config.input.batch_mb * MB)
+        limit = self.engine.worker_memory_limit()
+        stage_memory = max((s.worker_memory for s in self.pipeline.stages), default=0)
+        fit = batch_bytes_for(limit, wanted, stage_memory)
+        if fit < wanted:
+            self.log(
+                f"curate: batches of at most {fit / MB:.2f} MB of text (input.batch_mb "
+                f"{wanted / MB:g}), to fit engine.memory_limit ({format_mib(limit)} per worker)"
+            )
+        if limit and limit < worker_need(stage_memory):
+            self.log(
+                f"curate: warning: engine.memory_limit ({format_mib(limit)} per worker) is below the "
+                f"~{format_mib(worker_need(stage_memory))} these stages need; workers may be killed"
+            )
+        return fit
+
+    def _context(self, run: RunPaths, p: Pass, shards: list[str], batch_rows: int) -> GlobalContext:
         return GlobalContext(
             engine=self.engine,
             shards=shards,
@@ -373,11 +421,13 @@ class Runner:
             state_dir=self.workspace.root / "state" / p.global_stage.name,
             workspace=self.workspace.root,
             run_id=run.root.name,
-            batch_rows=self.pipeline.config.input.batch_rows,
+            batch_rows=batch_rows,
             log=self.log,
         )
 
-    def _plan_global(self, run: RunPaths, p: Pass, shards: list[str]) -> tuple[dict[str, str], float]:
+    def _plan_global(
+        self, run: RunPaths, p: Pass, shards: list[str], batch_rows: int
+    ) -> tuple[dict[str, str], float]:
         marker = run.root / "markers" / f"{p.phase}.plan.json"
         stage = p.global_stage
         if marker.is_file():
@@ -386,7 +436,7 @@ class Runner:
             return done["decisions"], done["seconds"]
         self.log(f"curate: [{p.phase}] planning {stage.name} over {len(shards)} shards")
         t0 = time.monotonic()
-        ctx = self._context(run, p, shards)
+        ctx = self._context(run, p, shards, batch_rows)
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         decisions = stage.plan(ctx)
         seconds = time.monotonic() - t0
@@ -440,29 +490,71 @@ class Runner:
                 self._ledger_thread.submit(self.ledger.record_units, run_id, phase, list(reports))
             )
 
+    def _stop(self, run: RunPaths, started: float, err: BaseException) -> None:
+        """Record why the run stopped, and raise what the user should see (or let `err` go on)."""
+        run_id = run.root.name
+        resume = (
+            f"`curate run {self.config_path or 'CONFIG'} --workspace {self.workspace.root} --resume {run_id}`"
+        )
+        # a signal can arrive as another library's error (DuckDB: "Query interrupted"): still a stop
+        interrupt = interrupts.requested() or (err if isinstance(err, KeyboardInterrupt) else None)
+        if interrupt is not None:
+            self._record_failure(run, "interrupted", started)
+            raise interrupt from None
+        if isinstance(err, TaskFailed):
+            run.error.write_text(err.trace)
+            self._record_failure(run, "failed", started, f"{err}; traceback in {run.error}")
+            raise RunFailed(
+                f"run {run_id} failed: {err} (traceback in {run.error}); fix the cause and continue "
+                f"with {resume}."
+            ) from None
+        if isinstance(err, WorkerLost):
+            run.error.write_text(f"{err}\n\n{err.trace}\n")
+            self._record_failure(run, "failed", started, f"{err}; details in {run.error}")
+            raise RunFailed(
+                f"run {run_id} failed: {err}; then continue with {resume} (details in {run.error})."
+            ) from None
+        if isinstance(err, BooksUnbalanced):
+            self._record_failure(run, "unbalanced", started, str(err), self._last_counts, False)
+            return
+        if isinstance(err, Exception):
+            run.error.write_text(traceback.format_exc())
+            self._record_failure(run, "failed", started, f"{type(err).__name__}: {err}")
+
     def _record_failure(
         self,
-        run_id: str,
+        run: RunPaths,
         state: str,
         started: float,
         message: str | None = None,
         counts: dict | None = None,
         balanced: bool | None = None,
     ) -> None:
-        """Record the end of a run that did not finish, once the queued unit rows are written."""
+        """Record the end of a run that did not finish, with a row for every unit that did.
+
+        The cluster is stopped first: a unit running on a worker when the run stopped may still have
+        finished (written its marker) without the driver seeing its report."""
+        with contextlib.suppress(Exception):  # the reason the run stopped is what the user needs to see
+            self.engine.close()
         self._wait_for_unit_rows(quiet=True)
-        self.ledger.finish_run(run_id, state, counts, balanced, time.monotonic() - started, message)
+        run_id = run.root.name
+        with self.ledger.session():
+            for phase in sorted(p.name for p in (run.root / "markers").glob("p*") if p.is_dir()):
+                self.ledger.record_units(run_id, phase, list(run.done_units(phase).values()))
+            self.ledger.finish_run(run_id, state, counts, balanced, time.monotonic() - started, message)
 
     def _wait_for_unit_rows(self, quiet: bool = False) -> None:
         """Wait until the queued unit rows are written; raise a failed write unless `quiet` (when the run
         already failed for another reason, that reason is what the user needs to see)."""
-        writes, self._unit_writes = self._unit_writes, []
-        for write in writes:
-            try:
+        while self._unit_writes:
+            write = self._unit_writes[0]  # dropped once done: a wait cut short by Ctrl-C keeps it queued,
+            try:  # so the stop waits for it too (two writers of one ledger row conflict)
                 write.result()
             except Exception:
                 if not quiet:
+                    self._unit_writes.pop(0)
                     raise
+            self._unit_writes.pop(0)
 
     def _sum_counters(self, p: Pass, reports: list[dict]) -> None:
         """Local stages' counters, summed over units, go into the run's metrics."""
@@ -542,8 +634,4 @@ class Runner:
         return True
 
     def _point_latest(self, run: RunPaths) -> None:
-        link = self.workspace.root / "latest"
-        tmp = self.workspace.root / ".latest.tmp"
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(Path("runs") / run.root.name)
-        os.replace(tmp, link)
+        self.workspace.point_latest(run.root.name)

@@ -53,6 +53,11 @@ class InputConfig:
     )
     partition_mb: float = option(64.0, help="Split plain inputs into units of about this size.", min=1e-6)
     batch_rows: int = option(2000, help="Documents per in-memory batch (bounds memory per worker).", min=1)
+    batch_mb: float = option(
+        32.0,
+        help="Or this much text per batch, whichever comes first; lowered to fit engine.memory_limit.",
+        min=0.01,
+    )
     fallback_encoding: str | None = option(
         None,
         help="Decode with this encoding (e.g. cp1252) where UTF-8 fails; none: quarantine as invalid_utf8.",
@@ -85,6 +90,7 @@ class EngineConfig:
     scheduler: str | None = option(None, help="Address of a running Dask scheduler, e.g. tcp://host:8786.")
     threads_per_worker: int = option(1, help="Threads per local worker process.", min=1)
     memory_limit: str = option("auto", help="Memory limit per local worker, e.g. '4GiB'; auto: RAM/workers.")
+    dashboard: bool = option(False, help="Serve Dask's dashboard for a local cluster (needs bokeh).")
 
 
 @dataclass

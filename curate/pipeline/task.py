@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -27,6 +28,8 @@ from curate.stages.base import Stage
 
 if TYPE_CHECKING:
     import pandas as pd
+
+MiB = 1 << 20
 
 
 class StageError(Exception):
@@ -191,8 +194,11 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
                 rows = with_column(rows, "stage", pa.array([stage] * rows.num_rows, pa.string()))
                 removed_w.write(conform(rows, task.removed_schema))
 
+    me = psutil.Process()
+    rss = 0  # the largest resident size of this process at the end of a batch, bytes
     try:
         for docs, bad, ids in _batches(task, repeated):
+            rss = max(rss, me.memory_info().rss)
             n_input += docs.num_rows + bad.num_rows
             if id_log:
                 id_log.write(ids)
@@ -260,6 +266,8 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
         "repeated_ids": len(repeated),  # copies of earlier ids this unit was told to settle
         "bytes": task.weight,
         "seconds": time.perf_counter() - start,
+        "pid": os.getpid(),  # which process ran the unit (a worker's, or the driver's)
+        "rss_mb": round(max(rss, me.memory_info().rss) / MiB, 1),
     }
     write_json_atomic(task.marker, report)
     return report

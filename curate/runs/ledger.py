@@ -18,7 +18,9 @@ from typing import Any
 
 import duckdb
 
-SCHEMA_VERSION = 1
+from curate.runs.driver import Driver
+
+SCHEMA_VERSION = 2  # 2: runs.driver_pid, driver_host, driver_started (who drives the run)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -> None:
@@ -32,7 +34,10 @@ CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, pipeline VARCHAR, config_path VARCHAR, run_dir VARCHAR, state VARCHAR,
     started_at TIMESTAMP, finished_at TIMESTAMP, seconds DOUBLE, engine VARCHAR, curate_version VARCHAR,
-    balanced BOOLEAN, error VARCHAR);
+    balanced BOOLEAN, error VARCHAR, driver_pid BIGINT, driver_host VARCHAR, driver_started DOUBLE);
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS driver_pid BIGINT;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS driver_host VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS driver_started DOUBLE;
 CREATE TABLE IF NOT EXISTS stages (
     run_id VARCHAR, position INTEGER, stage VARCHAR, kind VARCHAR, docs_in BIGINT, docs_out BIGINT,
     removed BIGINT, seconds DOUBLE, PRIMARY KEY (run_id, position));
@@ -52,6 +57,12 @@ CREATE TABLE IF NOT EXISTS files (
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+# One open ledger connection per process at a time (the main thread's session and the background writer
+# of unit rows take turns): the last close of a connection checkpoints the file, and a connection
+# opened by another thread during that checkpoint would get a second database instance on the file.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 class Ledger:
@@ -92,19 +103,20 @@ class Ledger:
         if session is not None:
             yield session
             return
-        deadline = time.monotonic() + 30
-        while True:
+        with _ONE_AT_A_TIME:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    con = duckdb.connect(str(self.path), read_only=read_only)
+                    break
+                except duckdb.IOException:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-                break
-            except duckdb.IOException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        try:
-            yield con
-        finally:
-            con.close()
+                yield con
+            finally:
+                con.close()
 
     def init(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,21 +126,54 @@ class Ledger:
 
     # --- writing (driver only) -----------------------------------------------------------------------
     def start_run(
-        self, run_id: str, pipeline: str, config_path: str, run_dir: str, engine: str, version: str
+        self,
+        run_id: str,
+        pipeline: str,
+        config_path: str,
+        run_dir: str,
+        engine: str,
+        version: str,
+        driver: Driver | None = None,
     ) -> None:
+        driver = driver or Driver.this_process()
         with self.connect() as con:
             con.execute(
                 "INSERT OR REPLACE INTO runs (run_id, pipeline, config_path, run_dir, state, started_at,"
-                " engine,"
-                " curate_version) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
-                [run_id, pipeline, config_path, run_dir, _now(), engine, version],
+                " engine, curate_version, driver_pid, driver_host, driver_started)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                [run_id, pipeline, config_path, run_dir, _now(), engine, version, *_driver_values(driver)],
             )
 
-    def resume_run(self, run_id: str, engine: str) -> None:
+    def resume_run(self, run_id: str, engine: str, driver: Driver | None = None) -> None:
+        driver = driver or Driver.this_process()
         with self.connect() as con:
             con.execute(
-                "UPDATE runs SET state = 'running', error = NULL, engine = ? WHERE run_id = ?",
-                [engine, run_id],
+                "UPDATE runs SET state = 'running', error = NULL, finished_at = NULL, engine = ?,"
+                " driver_pid = ?, driver_host = ?, driver_started = ? WHERE run_id = ?",
+                [engine, *_driver_values(driver), run_id],
+            )
+
+    def running(self) -> list[tuple[str, Driver | None]]:
+        """The runs marked `running`, with their drivers (None for a run recorded before drivers were)."""
+        with self.connect(read_only=True) as con:
+            if not _has_runs(con):
+                return []
+            if "driver_pid" not in _columns(con, "runs"):  # a ledger of schema 1, not yet upgraded
+                rows = con.execute("SELECT run_id, NULL, NULL, NULL FROM runs WHERE state = 'running'")
+            else:
+                rows = con.execute(
+                    "SELECT run_id, driver_pid, driver_host, driver_started FROM runs WHERE state = 'running'"
+                )
+            found = rows.fetchall()
+        return [(r[0], Driver(r[1], r[2], r[3]) if r[1] is not None else None) for r in found]
+
+    def mark_gone(self, run_id: str, error: str) -> None:
+        """A run whose driver is gone: `failed`, unless it ended meanwhile."""
+        with self.connect() as con:
+            con.execute(
+                "UPDATE runs SET state = 'failed', finished_at = ?, error = ? "
+                "WHERE run_id = ? AND state = 'running'",
+                [_now(), error, run_id],
             )
 
     def record_files(self, run_id: str, files: list[dict[str, Any]]) -> None:
@@ -209,16 +254,21 @@ class Ledger:
         balanced: bool | None,
         seconds: float,
         error: str | None = None,
-    ) -> None:
+    ) -> bool:
+        """Record how a running run ended; False (nothing written) when it is not `running`: an end is
+        recorded once (a stop that comes after the run recorded `finished` leaves it finished)."""
         with self.connect() as con:
-            con.execute(
+            ended = con.execute(
                 "UPDATE runs SET state = ?, finished_at = ?, seconds = ?, balanced = ?, error = ?"
-                " WHERE run_id = ?",
+                " WHERE run_id = ? AND state = 'running' RETURNING run_id",
                 [state, _now(), seconds, balanced, error, run_id],
-            )
+            ).fetchall()
+            if not ended:
+                return False
             if counts is not None:
                 con.execute("DELETE FROM counts WHERE run_id = ?", [run_id])
                 _insert(con, "counts", _count_rows(run_id, counts))
+        return True
 
     # --- reading -------------------------------------------------------------------------------------
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -227,6 +277,8 @@ class Ledger:
             "ORDER BY started_at DESC"
         )
         with self.session(read_only=True), self.connect(read_only=True) as con:
+            if not _has_runs(con):
+                return []
             rows = con.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
             names = [d[0] for d in con.description]
             out = [dict(zip(names, r)) for r in rows]
@@ -236,8 +288,20 @@ class Ledger:
 
     def last_run_id(self) -> str | None:
         with self.connect(read_only=True) as con:
+            if not _has_runs(con):
+                return None
             row = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
         return row[0] if row else None
+
+    def finished_run_ids(self) -> list[str]:
+        """The finished runs, the one that finished last first."""
+        with self.connect(read_only=True) as con:
+            if not _has_runs(con):
+                return []
+            rows = con.execute(
+                "SELECT run_id FROM runs WHERE state = 'finished' ORDER BY finished_at DESC, run_id DESC"
+            ).fetchall()
+        return [r[0] for r in rows]
 
     def run_row(self, run_id: str) -> dict[str, Any] | None:
         with self.connect(read_only=True) as con:
@@ -279,6 +343,22 @@ class Ledger:
             rows = cur.fetchall()
             names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in rows]
+
+
+def _driver_values(driver: Driver) -> list[Any]:
+    return [driver.pid, driver.host, driver.started]
+
+
+def _has_runs(con: duckdb.DuckDBPyConnection) -> bool:
+    """False for a ledger file whose tables were never committed (its first run was killed at once)."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'"
+    ).fetchone()[0]
+    return bool(found)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
 
 
 def _count_rows(run_id: str, counts: dict[str, Any]) -> list[list[Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from curate import __version__
 from curate.io.discover import InputFile
+from curate.runs.driver import Driver
 
 PACKAGES = (
     "curate",
@@ -74,11 +75,13 @@ def describe_inputs(files: list[InputFile]) -> list[dict[str, Any]]:
 
 
 def build_manifest(run_id: str, resolved: dict[str, Any], inputs: list[dict[str, Any]], engine: str) -> dict:
+    driver = Driver.this_process()  # the ledger has the driver of the latest attempt (a resume changes it)
     return {
         "run_id": run_id,
         "curate_version": __version__,
         "command": sys.argv,
         "engine": engine,
+        "driver": {"pid": driver.pid, "host": driver.host, "started": driver.started},
         "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "versions": versions(),
         "config": resolved,

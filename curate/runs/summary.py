@@ -8,6 +8,7 @@ from typing import Any
 
 from curate.progress import human_bytes
 from curate.runs.ledger import Ledger
+from curate.runs.recovery import recover
 from curate.runs.workspace import Workspace
 
 
@@ -15,6 +16,7 @@ def run_status(workspace: Workspace, run_id: str | None = None) -> dict[str, Any
     """The status of one run (the last one by default), as plain JSON-able data."""
     workspace.require_existing()
     ledger = Ledger(workspace.ledger_path)
+    recover(workspace, ledger)
     with ledger.session(read_only=True):  # one connection for the five reads
         return _status(workspace, ledger, run_id)
 
@@ -66,7 +68,10 @@ def _reasons(counts: dict[str, int]) -> str:
 def render_status(status: dict[str, Any]) -> str:
     c = status["counts"]
     removed, quarantined = sum(c["removed"].values()), sum(c["quarantined"].values())
-    seconds = f"{status['seconds']:.1f} s" if status["seconds"] is not None else "running"
+    if status["seconds"] is not None:
+        seconds = f"{status['seconds']:.1f} s"
+    else:
+        seconds = "running" if status["state"] == "running" else "-"
     lines = [
         f"run {status['run_id']}  {status['state']}  pipeline {status['pipeline']}  {seconds}",
         f"  input        {c['input']:>10,}",

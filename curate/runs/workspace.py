@@ -3,6 +3,8 @@
 WORKSPACE/
   ledger.duckdb            the run ledger (runs, stages, shards, counts, files); one writer: the driver
   .lock                    held by the driver of a run, so two runs never write one ledger
+  latest -> runs/RUN_ID    the run that finished last (re-made from the ledger if a kill left it undone)
+  workers.log              what the local workers printed (Dask's logs)
   runs/RUN_ID/
     manifest.json          resolved config, package versions, input fingerprints
     pipeline.yaml          the resolved config (rerun it with `curate run`)
@@ -93,6 +95,20 @@ class Workspace:
     def new_run_id(self) -> str:
         now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         return f"{now}-{secrets.token_hex(3)}"
+
+    @property
+    def latest(self) -> Path:
+        return self.root / "latest"
+
+    def latest_run_id(self) -> str | None:
+        """The run `latest` points to, or None when there is no link."""
+        return os.readlink(self.latest).split("/")[-1] if self.latest.is_symlink() else None
+
+    def point_latest(self, run_id: str) -> None:
+        """Point `latest` at runs/RUN_ID, atomically (a temporary link renamed over the old one)."""
+        tmp = self.root / f".latest.{os.getpid()}.{secrets.token_hex(3)}.tmp"
+        tmp.symlink_to(Path("runs") / run_id)
+        os.replace(tmp, self.latest)
 
     def require_existing(self) -> None:
         if not self.ledger_path.is_file():

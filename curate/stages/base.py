@@ -51,6 +51,9 @@ class Stage:
     Params: ClassVar[type] = NoParams
     reads: ClassVar[tuple[str, ...]] = ("text",)
     summary: ClassVar[str] = ""  # one line for `curate stages`
+    # bytes a worker process keeps for this stage beyond its batch (tables, models): sizes batches under
+    # engine.memory_limit (curate.memory)
+    worker_memory: ClassVar[int] = 0
 
     def __init__(self, params: Any = None):
         self.params = params if params is not None else self.Params()

@@ -180,6 +180,30 @@ def test_a_failed_run_resumes_where_it_stopped(tmp_path):
     assert len(output_frame(run_dir)["id"].unique()) == status["counts"]["kept"]
 
 
+def test_a_resumed_run_has_a_ledger_row_for_every_unit(tmp_path):
+    """A driver killed before its queued unit rows reached the ledger leaves units with a marker and no
+    row; the resumed run must still record every unit of every phase."""
+    root = corpus(tmp_path)
+    flag = tmp_path / "crash-now"
+    flag.write_text("1")
+    stages = [*STAGES, {"stage": "_test_fail_if_flag", "flag_file": str(flag)}]
+    ws = Workspace(tmp_path / "ws")
+    pipeline = make_pipeline(root, stages)
+    with pytest.raises(RunFailed):
+        Runner(pipeline, ws, quiet_engine(), log=lambda m: None).run()
+    run_id = run_status(ws)["run_id"]
+    with Ledger(ws.ledger_path).connect() as con:  # as if the driver died before the rows were written
+        con.execute("DELETE FROM shards WHERE run_id = ?", [run_id])
+    flag.unlink()
+    result = Runner(pipeline, ws, quiet_engine(), log=lambda m: None).run(resume="last")
+    rows = ws_table(ws, "shards", run_id)
+    markers = sorted(p.stem for p in (result.run_dir / "markers" / "p0").glob("*.json"))
+    assert (
+        sorted(r["unit_id"] for r in rows if r["phase"] == "p0") == markers == ["u00000", "u00001", "u00002"]
+    )
+    assert sum(r["docs_in"] for r in rows) == run_status(ws)["counts"]["input"]
+
+
 def test_resume_refuses_a_changed_config_or_input(tmp_path):
     root = corpus(tmp_path)
     ws = Workspace(tmp_path / "ws")
