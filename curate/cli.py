@@ -389,7 +389,7 @@ def dedup(
 @click.option(
     "--classifier",
     "classifier",
-    default="curate-web-quality-v1",
+    default="curate-web-quality-v2",
     show_default=True,
     help="Quality model: a shipped name (`curate models`), a .bin/.ftz file, or 'none'.",
 )
@@ -409,7 +409,7 @@ def score(
 
     \b
     Example:
-      curate score 'crawl/*.jsonl.gz' --output scored --classifier curate-web-quality-v1
+      curate score 'crawl/*.jsonl.gz' --output scored --classifier curate-web-quality-v2
     """
     chosen = [] if groups.strip() == "none" else [g.strip() for g in groups.split(",") if g.strip()]
 
@@ -672,7 +672,13 @@ def models():
             f"{name:<26} {card['file']['bytes'] / 1e6:5.2f} MB  held-out AUC {card['holdout']['roc_auc']:.3f}"
         )
         for eval_name, result in card.get("evaluations", {}).items():
-            line += f"  {eval_name}: AUC {result['roc_auc']:.3f}"
+            line += f"\n  {eval_name}: ROC AUC {result['roc_auc']:.3f}"
+            if "length_baseline" in result:  # cards written since issue 18
+                low, high = result["roc_auc_interval"]
+                line += (
+                    f" [{low:.3f}, {high:.3f}], length alone {result['length_baseline']['roc_auc']:.3f}, "
+                    f"within length quartiles {result['length_controlled']['mean']:.3f}"
+                )
         click.echo(line)
 
 

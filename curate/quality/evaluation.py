@@ -1,11 +1,11 @@
 """How good a quality classifier is, and whether it knows more than document length.
 
 `assess` scores a labelled held-out set: ROC AUC with a 95% bootstrap interval, the same for a length-only
-baseline (the number of words, oriented as length went in training), the paired difference between the
-two, and the AUC within each length quartile (length-controlled: among documents of about the same length,
-how often a good one outranks a bad one). The bootstrap resamples *groups* (source documents: the
-paragraphs of one book are not independent evidence), within strata of the classes a group holds, so
-every resample keeps both classes.
+baseline (the number of words, longer or shorter first, whichever ranks this set better: the comparison
+is conservative), the paired difference between the two, and the AUC within each length quartile
+(length-controlled: among documents of about the same length, how often a good one outranks a bad one).
+The bootstrap resamples *groups* (source documents: the paragraphs of one book are not independent
+evidence), within strata of the classes a group holds, so every resample keeps both classes.
 
 A model is *weak* when its AUC is not clearly above chance (the interval's lower end ≤ 0.5) or not clearly
 above the length baseline (the paired difference is ≤ 0, or its interval's lower end < 0): it may have
@@ -66,14 +66,13 @@ def length_quartile_aucs(labels: np.ndarray, scores: np.ndarray, lengths: np.nda
     return {"mean": round(float(np.mean(valid)), 4) if valid else None, "quartiles": per}
 
 
-def assess(
-    labels, scores, lengths, groups=None, length_sign: float = 1.0, seed: int = 0, resamples: int = RESAMPLES
-) -> dict:
+def assess(labels, scores, lengths, groups=None, seed: int = 0, resamples: int = RESAMPLES) -> dict:
     """The numbers of the module docstring for one labelled set (see there)."""
     labels = np.asarray(labels).astype(bool)
     scores = np.asarray(scores, dtype=float)
     lengths = np.asarray(lengths, dtype=float)
     groups = np.arange(len(labels)).astype(str) if groups is None else np.asarray(groups).astype(str)
+    length_sign = 1.0 if roc_auc(labels, lengths) >= 0.5 else -1.0
     baseline = length_sign * lengths
     boot = np.array(
         [
@@ -88,7 +87,7 @@ def assess(
         "groups": len(set(groups.tolist())),
         "roc_auc": round(auc, 4), "roc_auc_interval": _interval(model_boot),
         "length_baseline": {
-            "feature": "words" if length_sign > 0 else "-words",
+            "feature": "words (longer first)" if length_sign > 0 else "words (shorter first)",
             "roc_auc": round(length_auc, 4), "roc_auc_interval": _interval(length_boot),
         },
         "auc_minus_length": round(auc - length_auc, 4),

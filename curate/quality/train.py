@@ -140,15 +140,6 @@ def _warn_skipped(info: dict, name: str, log) -> None:
     log(f"curate: warning: {info['skipped_bad_records']:,} {name} records skipped: {reasons}{hint}")
 
 
-def length_orientation(units: list[Unit]) -> float:
-    """+1 when positive training units are longer (mean log words) than negative ones, else -1: the length
-    baseline ranks held-out units in the direction training data shows, not the one that scores best."""
-    logs = {
-        lab: [np.log1p(word_count(u.text)) for u in units if u.label == lab] for lab in (POSITIVE, NEGATIVE)
-    }
-    return 1.0 if np.mean(logs[POSITIVE]) >= np.mean(logs[NEGATIVE]) else -1.0
-
-
 def _fit_in_child(train_file: str, output: str, p: dict) -> None:
     """Runs in a spawned process (see the module docstring)."""
     import fasttext
@@ -224,7 +215,7 @@ def train_classifier(
         started = time.perf_counter()
         _fit(str(train_file), str(model_file), p)
         seconds = time.perf_counter() - started
-        holdout = evaluate_holdout(str(model_file), held_units, train_units, p, unit)
+        holdout = evaluate_holdout(str(model_file), held_units, p, unit)
         if holdout["weak"] and not allow_weak:
             raise WeakClassifier(
                 f"the trained classifier is weak: {holdout['weak']}, so nothing was written; check that the "
@@ -266,7 +257,7 @@ def train_classifier(
     return card
 
 
-def evaluate_holdout(model_file: str, held: list[Unit], train: list[Unit], p: TrainParams, unit: str) -> dict:
+def evaluate_holdout(model_file: str, held: list[Unit], p: TrainParams, unit: str) -> dict:
     """Held-out units scored whole (as at inference): AUC with its interval, the length baseline, the
     length-controlled AUC and the verdict (`evaluation.assess`), threshold and accuracies."""
     model = fasttext_util.load(model_file)
@@ -276,7 +267,7 @@ def evaluate_holdout(model_file: str, held: list[Unit], train: list[Unit], p: Tr
     )
     fasttext_util.load.cache_clear()  # the file is moved next: a cached handle must not outlive its path
     lengths = [word_count(u.text) for u in held]
-    result = assess(labels, scores, lengths, [u.group for u in held], length_orientation(train), p.seed)
+    result = assess(labels, scores, lengths, [u.group for u in held], p.seed)
     threshold = balanced_accuracy_threshold(labels, scores)
     return {
         "unit": unit, **result, "threshold": round(threshold, 4),

@@ -225,12 +225,19 @@ def test_document_quality_combines_classifier_and_rules():
         build_stages([{"stage": "document_quality", "classifier_column": None}])
 
 
-def test_the_shipped_model_ranks_dclm_human_labels(shared_data):
-    """The shipped classifier on human quality labels it was never trained on (evaluation only)."""
+@pytest.mark.parametrize(
+    ("name", "min_auc", "min_above_length"),
+    [("curate-web-quality-v1", 0.78, 0.015), ("curate-web-quality-v2", 0.81, 0.045)],
+)
+def test_the_shipped_model_ranks_dclm_human_labels(shared_data, name, min_auc, min_above_length):
+    """The shipped classifiers on human quality labels they were never trained on (evaluation only), against
+    document length alone (0.763 on these labels). The cards record v1 0.785 (+0.021 over length) and v2
+    0.813 (+0.050); the models are deterministic, so the bars sit just under those."""
     path = shared_data / "eval" / "dclm_human_quality_labels" / "majority_data.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    stage = build_stages([{"stage": "quality_classifier", "model": "curate-web-quality-v1"}])[0]
+    stage = build_stages([{"stage": "quality_classifier", "model": name}])[0]
     scores = stage.apply(frame([r["text"] for r in rows])).kept["quality_score"].to_numpy()
     labels = np.array([int(r["label"]) == 1 for r in rows])
-    assert len(rows) == 499
-    assert roc_auc(labels, scores) >= 0.75  # the model card records 0.785
+    length = roc_auc(labels, np.array([len(r["text"].split()) for r in rows]))
+    assert len(rows) == 499 and length == pytest.approx(0.763, abs=0.001)
+    assert roc_auc(labels, scores) >= min_auc and roc_auc(labels, scores) - length >= min_above_length

@@ -263,3 +263,10 @@ def test_five_gutenberg_books_against_web_pages_separate_other_books_from_other_
     scores = stage.apply(frame(others + c4)).kept["quality_score"].to_numpy()
     labels = np.array([True] * len(others) + [False] * len(c4))
     assert len(others) > 2000 and roc_auc(labels, scores) >= 0.9
+
+
+def test_models_lists_each_shipped_model_against_length():
+    out = CliRunner().invoke(main, ["models"]).output
+    assert "curate-web-quality-v2" in out and "curate-web-quality-v1" in out
+    v2 = out[out.index("curate-web-quality-v2") :]
+    assert "dclm_human_majority: ROC AUC 0.813 [0.771, 0.849], length alone 0.763" in v2
