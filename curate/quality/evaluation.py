@@ -102,7 +102,7 @@ def assess(labels, scores, lengths, groups=None, seed: int = 0, resamples: int =
 def weakness(result: dict) -> str | None:
     """Why a model is weak (see the module docstring), or None."""
     low, _ = result["roc_auc_interval"]
-    if low <= 0.5:
+    if not low > 0.5:  # NaN (one class only) is weak too
         return (
             f"its held-out ROC AUC {result['roc_auc']:.3f} is not clearly above chance "
             f"(95% interval {low:.3f}-{result['roc_auc_interval'][1]:.3f})"
