@@ -76,7 +76,8 @@ def main():
     """Curate text corpora for language-model pretraining, and measure what curation buys.
 
     Exit codes: 0 success; 1 the run failed; 2 a user mistake (bad option, missing file, invalid config);
-    3 the books do not balance (a bug); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+    3 the books do not balance (a bug); 4 a trained classifier is weak (train-classifier);
+    130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 
     \b
     Example:
@@ -425,7 +426,7 @@ def dedup(
 @click.option(
     "--classifier",
     "classifier",
-    default="curate-web-quality-v1",
+    default="curate-web-quality-v2",
     show_default=True,
     help="Quality model: a shipped name (`curate models`), a .bin/.ftz file, or 'none'.",
 )
@@ -445,7 +446,7 @@ def score(
 
     \b
     Example:
-      curate score 'crawl/*.jsonl.gz' --output scored --classifier curate-web-quality-v1
+      curate score 'crawl/*.jsonl.gz' --output scored --classifier curate-web-quality-v2
     """
     chosen = [] if groups.strip() == "none" else [g.strip() for g in groups.split(",") if g.strip()]
 
@@ -587,6 +588,25 @@ def filter_(
 @click.option("--name", help="Versioned model name for the card (default: the file name).")
 @click.option("--text-key", default="text", show_default=True, help="Field or column holding the text.")
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "parquet", "text"]),
+    default="auto",
+    show_default=True,
+    help="Input format (auto: from the file names).",
+)
+@click.option(
+    "--text-unit",
+    type=click.Choice(["auto", "file", "paragraph", "line"]),
+    help="Training units: whole documents (file), paragraphs, or lines (a text file is then a document "
+    "per line). Default auto: paragraphs of text files, whole JSONL/Parquet records.",
+)
+@click.option(
+    "--allow-weak",
+    is_flag=True,
+    help="Keep a model that is not clearly better than chance or than document length (else exit 4).",
+)
+@click.option(
     "--set",
     "settings",
     multiple=True,
@@ -595,19 +615,27 @@ def filter_(
     "(see the list below).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
-def train_classifier(positive, negative, output, name, text_key, settings, as_json):
+def train_classifier(
+    positive, negative, output, name, text_key, fmt, text_unit, allow_weak, settings, as_json
+):
     """Train a fastText quality classifier on your positives and negatives (DCLM-style: word bigrams).
 
-    Reads any corpora curate reads, optionally keeps one language, holds out a split, balances the
-    classes, trains on 128-word windows, quantizes, and writes the model with a model card (data sources
-    and counts, hyper-parameters, held-out ROC AUC, threshold and accuracy, date, curate version). Use it
-    with `curate score --classifier MODEL` or the quality_classifier stage. Parameters (--set KEY=VALUE):
-    dim, epoch, lr, word_ngrams, min_count, bucket, quantize, cutoff, chunk_words, lowercase, max_chars,
-    language, min_language_score, min_chars, holdout, group_key, max_docs_per_class, balance, seed, threads.
+    Reads any corpora curate reads and cuts them into training units: paragraphs of text files (a book
+    per file trains), whole JSONL/Parquet records, or what --text-unit says. Optionally keeps one
+    language, holds out a stratified share of each class's documents (the units of one document stay on
+    one side), balances the classes on the 128-word windows it trains on, quantizes, and writes the model
+    with a model card: data and counts, hyper-parameters, held-out ROC AUC with a 95% bootstrap interval,
+    a document-length baseline on the same units, the AUC within length quartiles, threshold and
+    accuracy, and the fingerprints of the training documents. A model that is not clearly above chance or
+    above length alone is refused (exit 4, nothing written) unless --allow-weak. Use it with
+    `curate score --classifier MODEL` or the quality_classifier stage. Parameters (--set KEY=VALUE):
+    dim, epoch, lr, word_ngrams, min_count, bucket, quantize, cutoff, text_unit, min_unit_words,
+    chunk_words, lowercase, max_chars, language, min_language_score, min_chars, holdout, group_key,
+    max_docs_per_class, balance, seed, threads.
 
     \b
     Example:
-      curate train-classifier -p wiki/ -n 'crawl/*.jsonl.gz' -o models/mine-v1.ftz --set language=en
+      curate train-classifier -p books/ -n 'crawl/*.jsonl.gz' -o models/mine-v1.ftz --set language=en
     """
     import yaml
 
@@ -621,6 +649,8 @@ def train_classifier(positive, negative, output, name, text_key, settings, as_js
         if not sep:
             raise click.UsageError(f"--set '{item}' is not KEY=VALUE, e.g. --set epoch=10")
         values[key] = yaml.safe_load(raw)
+    if text_unit:
+        values["text_unit"] = text_unit
     params = build(TrainParams, values, "train-classifier")
     card = train(
         list(positive),
@@ -630,21 +660,33 @@ def train_classifier(positive, negative, output, name, text_key, settings, as_js
         text_key=text_key,
         name=name,
         log=lambda m: click.echo(m, err=True),
+        fmt=fmt,
+        allow_weak=allow_weak,
     )
     if as_json:
         click.echo(json.dumps(card, indent=2))
         return
+    _echo_card_summary(card, output)
+
+
+def _echo_card_summary(card: dict, output: str) -> None:
     h, d = card["holdout"], card["data"]
+    base = h["length_baseline"]
     click.echo(
         f"model {card['name']}: {output} ({card['file']['bytes'] / 1e6:.2f} MB), trained in "
-        f"{card['train_seconds']:.1f} s on {d['train']['hq']:,} + {d['train']['lq']:,} documents "
-        f"({d['train_examples']:,} examples)"
+        f"{card['train_seconds']:.1f} s on {d['train_examples']:,} examples from "
+        f"{d['train'].get('hq', 0):,} + {d['train'].get('lq', 0):,} documents"
     )
+    within = h["length_controlled"]["mean"]
     click.echo(
-        f"  held out: {h['docs']:,} documents, ROC AUC {h['roc_auc']:.3f}, accuracy "
-        f"{h['accuracy_at_threshold']:.3f} at threshold {h['threshold']:.3f} "
+        f"  held out: {h['docs']:,} {h['unit']} units of {h['groups']:,} documents, ROC AUC "
+        f"{h['roc_auc']:.3f} [{h['roc_auc_interval'][0]:.3f}, {h['roc_auc_interval'][1]:.3f}]; length alone "
+        f"{base['roc_auc']:.3f}; within length quartiles {'n/a' if within is None else f'{within:.3f}'}; "
+        f"accuracy {h['accuracy_at_threshold']:.3f} at threshold {h['threshold']:.3f} "
         f"({h['accuracy_at_0.5']:.3f} at 0.5)"
     )
+    if h["weak"]:
+        click.echo(f"curate: warning: the classifier is weak: {h['weak']} (kept: --allow-weak).", err=True)
     click.echo(f"  card: {Path(output).with_suffix('.json')}")
 
 
@@ -667,7 +709,13 @@ def models():
             f"{name:<26} {card['file']['bytes'] / 1e6:5.2f} MB  held-out AUC {card['holdout']['roc_auc']:.3f}"
         )
         for eval_name, result in card.get("evaluations", {}).items():
-            line += f"  {eval_name}: AUC {result['roc_auc']:.3f}"
+            line += f"\n  {eval_name}: ROC AUC {result['roc_auc']:.3f}"
+            if "length_baseline" in result:  # cards written since issue 18
+                low, high = result["roc_auc_interval"]
+                line += (
+                    f" [{low:.3f}, {high:.3f}], length alone {result['length_baseline']['roc_auc']:.3f}, "
+                    f"within length quartiles {result['length_controlled']['mean']:.3f}"
+                )
         click.echo(line)
 
 

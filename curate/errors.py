@@ -8,6 +8,8 @@ Exit codes (documented in the README):
   1  the run failed (a stage raised on good input; see `curate status`)
   2  a user mistake: bad option value, missing file, invalid config, unreadable input
   3  the books do not balance (input != kept + removed + quarantined): an internal invariant broke
+  4  a trained quality classifier is weak: not clearly above chance or above document length alone
+     (`curate train-classifier`; nothing is written unless --allow-weak)
   130  interrupted (Ctrl-C); 143  terminated (SIGTERM): see `curate.cli`
 """
 
@@ -51,3 +53,10 @@ class BooksUnbalanced(CurateError):
     """input != kept + removed + quarantined at the end of a run."""
 
     exit_code = 3
+
+
+class WeakClassifier(CurateError):
+    """A trained classifier is not clearly better than chance, or than document length alone, on its
+    held-out split (see `curate.quality.evaluation`): it learned nothing, or nothing beyond length."""
+
+    exit_code = 4

@@ -3,14 +3,18 @@
     python quality_models/build_training_data.py --data ../shared/data --out build/quality-data
 
 Writes `positive.jsonl` and `negative.jsonl` (fields: text, source, page), for `curate train-classifier`
-with `--set group_key=page` (both views of one page stay on one side of the held-out split):
+with `--set group_key=page` (both views of one page stay on one side of the held-out split). `--skip`
+leaves sources out: curate-web-quality-v2 leaves out the tiny C4 and CC samples (its default), v1 used
+every source (`--skip ''`). The sources:
 
 - positives (clean main content of real web pages): WebText documents (pages linked from Reddit, as for
   GPT-2), the `text_main` trafilatura extracted from its test pages, and the gold article bodies of the
   scrapinghub article-extraction benchmark;
 - negatives: the boilerplate of those same pages (the page text with its main content cut out:
   navigation, footers, cookie notices, link lists), the tiny C4 sample (spam included), the small
-  CC / C4 / RedPajama / Dolma samples, and all visible text of the raw Common Crawl WARC pages.
+  CC / C4 / RedPajama / Dolma samples, and all visible text of the raw Common Crawl WARC pages. Most of
+  the C4 and CC samples are ordinary, often good, web text: as negatives they teach the model that
+  ordinary articles are bad (v2 drops them: see quality_models/README.md).
 """
 
 from __future__ import annotations
@@ -153,7 +157,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     ap.add_argument("--out", type=Path, default=Path("build/quality-data"))
+    ap.add_argument(
+        "--skip", default="tiny_c4,cc_samples", help="Sources to leave out, comma separated ('' for none)."
+    )
     args = ap.parse_args()
+    skip = {s for s in args.skip.split(",") if s}
     if args.data.name == "eval" or not (args.data / "web").is_dir():
         raise SystemExit(f"expected the shared data folder (with web/) at {args.data}")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -164,7 +172,7 @@ def main() -> None:
     ):
         files = {"positive": positive, "negative": negative}
         for label, source, page, text in documents(args.data):
-            if text and text.strip():
+            if text and text.strip() and source not in skip:
                 record = {"text": text, "source": source, "page": page}
                 files[label].write(json.dumps(record, ensure_ascii=False) + "\n")
                 counts[f"{label}/{source}"] = counts.get(f"{label}/{source}", 0) + 1

@@ -115,7 +115,7 @@ def test_demo_runs_on_the_embedded_corpus(tmp_path):
     ranked = top[top.fraction < 1]
     assert ranked.gain_random_lo.notna().all() and ranked.verdict.notna().all()
     pool = out["sweep"]["pool"]
-    assert pool["in_sample"]["curate-web-quality-v1"]["checked"] and "gopher" in pool["low_quality_judge"]
+    assert pool["in_sample"]["curate-web-quality-v2"]["checked"] and "gopher" in pool["low_quality_judge"]
     assert "fit" not in out  # no scaling fit on a one-size proxy (it was degenerate)
 
 

@@ -104,7 +104,7 @@ class LangId(Stage):
 @dataclass
 class ClassifierParams:
     model: str = option(
-        "curate-web-quality-v1", help="A shipped model name (`curate models`) or a .bin/.ftz path."
+        "curate-web-quality-v2", help="A shipped model name (`curate models`) or a .bin/.ftz path."
     )
     column: str = option("quality_score", help="Column for P(high quality).")
 

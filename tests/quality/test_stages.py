@@ -43,17 +43,18 @@ def frame(texts, **columns) -> pd.DataFrame:
     )
 
 
-def variations(sentences, n, seed):
+def variations(sentences, n, seed, k=3):
     rng = random.Random(seed)
-    return [" ".join(rng.sample(sentences, 3)) for _ in range(n)]
+    return [" ".join(rng.sample(sentences, k)) for _ in range(n)]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A classifier trained on a few dozen labelled lines built here."""
+    """A classifier trained on a few dozen labelled lines built here (four bad sentences to three good
+    ones, so that the classes overlap in length and the model must learn words)."""
     tmp = tmp_path_factory.mktemp("clf")
     write_jsonl(tmp / "pos" / "p.jsonl", [{"text": t} for t in variations(GOOD, 60, 1)])
-    write_jsonl(tmp / "neg" / "n.jsonl", [{"text": t} for t in variations(BAD, 60, 2)], [b"{broken"])
+    write_jsonl(tmp / "neg" / "n.jsonl", [{"text": t} for t in variations(BAD, 60, 2, k=4)], [b"{broken"])
     model = tmp / "models" / "toy-quality-v1.ftz"
     params = TrainParams(
         dim=16, epoch=25, min_count=1, bucket=20_000, quantize=False, holdout=0.2, seed=3, chunk_words=None
@@ -67,10 +68,10 @@ def test_training_writes_a_model_and_its_card(trained):
     assert model.is_file() and model.with_suffix(".json").is_file()
     assert card["name"] == "toy-quality-v1" and card["labels"] == {"positive": "hq", "negative": "lq"}
     assert card["data"]["negative"]["skipped_bad_records"] == 1
-    holdout = card["data"]["holdout"]
-    assert 10 <= holdout["hq"] + holdout["lq"] <= 40  # about a fifth of 120, by a stable hash
-    assert card["data"]["train"]["hq"] == card["data"]["train"]["lq"]  # balanced
+    assert card["data"]["holdout"] == {"hq": 12, "lq": 12}  # a fifth of each class, by a seeded hash
+    assert card["data"]["train_examples_by_class"] == {"hq": 48, "lq": 48}  # balanced
     assert card["holdout"]["roc_auc"] > 0.9 and card["hyperparameters"]["word_ngrams"] == 2
+    assert card["holdout"]["roc_auc_interval"][0] > 0.5 and card["holdout"]["weak"] is None
     assert 0 < card["holdout"]["threshold"] < 1
     assert json.loads(model.with_suffix(".json").read_text()) == card
 
@@ -224,12 +225,19 @@ def test_document_quality_combines_classifier_and_rules():
         build_stages([{"stage": "document_quality", "classifier_column": None}])
 
 
-def test_the_shipped_model_ranks_dclm_human_labels(shared_data):
-    """The shipped classifier on human quality labels it was never trained on (evaluation only)."""
+@pytest.mark.parametrize(
+    ("name", "min_auc", "min_above_length"),
+    [("curate-web-quality-v1", 0.78, 0.015), ("curate-web-quality-v2", 0.81, 0.045)],
+)
+def test_the_shipped_model_ranks_dclm_human_labels(shared_data, name, min_auc, min_above_length):
+    """The shipped classifiers on human quality labels they were never trained on (evaluation only), against
+    document length alone (0.763 on these labels). The cards record v1 0.785 (+0.021 over length) and v2
+    0.813 (+0.050); the models are deterministic, so the bars sit just under those."""
     path = shared_data / "eval" / "dclm_human_quality_labels" / "majority_data.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    stage = build_stages([{"stage": "quality_classifier", "model": "curate-web-quality-v1"}])[0]
+    stage = build_stages([{"stage": "quality_classifier", "model": name}])[0]
     scores = stage.apply(frame([r["text"] for r in rows])).kept["quality_score"].to_numpy()
     labels = np.array([int(r["label"]) == 1 for r in rows])
-    assert len(rows) == 499
-    assert roc_auc(labels, scores) >= 0.75  # the model card records 0.785
+    length = roc_auc(labels, np.array([len(r["text"].split()) for r in rows]))
+    assert len(rows) == 499 and length == pytest.approx(0.763, abs=0.001)
+    assert roc_auc(labels, scores) >= min_auc and roc_auc(labels, scores) - length >= min_above_length

@@ -172,10 +172,11 @@ def test_a_pool_of_the_ranking_models_training_documents_is_refused(trained_mode
     assert run_sweep(clean, root / "ws").pool["in_sample"]["leak-test-v1"]["documents"] == 0
 
 
-def test_the_shipped_model_knows_its_training_documents(tmp_path, shared_data):
-    """The shipped classifier was trained on WebText pages of ../shared/data: a pool of them, scored by it
-    (its name in the quality_model column), is refused."""
-    model = resolve("curate-web-quality-v1")
+@pytest.mark.parametrize("name", ["curate-web-quality-v1", "curate-web-quality-v2"])
+def test_the_shipped_model_knows_its_training_documents(tmp_path, shared_data, name):
+    """The shipped classifiers were trained on WebText pages of ../shared/data: a pool of them, scored by
+    one (its name in the quality_model column), is refused."""
+    model = resolve(name)
     trained = fpr.load(model.path, model.card)
     assert trained is not None and len(trained) == model.card["training_fingerprints"]["documents"]
     assert len(trained) > 0.99 * (model.card["data"]["train"]["hq"] + model.card["data"]["train"]["lq"])
@@ -188,7 +189,7 @@ def test_the_shipped_model_knows_its_training_documents(tmp_path, shared_data):
         [{"text": t, "quality_score": 0.5, "quality_model": model.name} for t in texts],
     )
     cfg = small_sweep(tmp_path, paths=[str(tmp_path / "pool")], score="quality_score")
-    with pytest.raises(UserError, match=rf"{hits} of the pool's 300 documents .* 'curate-web-quality-v1'"):
+    with pytest.raises(UserError, match=rf"{hits} of the pool's 300 documents .* '{name}'"):
         run_sweep(cfg, tmp_path / "ws")
 
 
