@@ -5,8 +5,8 @@
    pool document, nor another view of its page, is in the classifier's training data; the sweep's
    in-sample check confirms it (and the benchmark prints the shipped model's share of the pool, which
    was trained on all of it).
-2. Classifier `bench-web-quality-v1`: the shipped model's recipe (`make quality-model`) on half A plus
-   the scrapinghub and WARC pages (never in the pool).
+2. Classifier `bench-web-quality-v1`: the recipe and data sources of `curate-web-quality-v1`
+   (`quality_models/README.md`) on half A, plus the scrapinghub and WARC pages (never in the pool).
 3. Pool (half B): WebText documents, the tiny C4 sample, the CC / C4 / RedPajama / Dolma samples and the
    whole visible text of the trafilatura pages (German and English), one file per source, scored with
    `curate score --classifier`.
