@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from curate import __version__, interrupts
-from curate.errors import CurateError
+from curate.errors import CurateError, DriftExceeded
 
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM (a scheduler or systemd stopping the run): 128 + 15
@@ -75,8 +75,10 @@ class CurateGroup(click.Group):
 def main():
     """Curate text corpora for language-model pretraining, and measure what curation buys.
 
-    Exit codes: 0 success; 1 the run failed; 2 a user mistake (bad option, missing file, invalid config);
-    3 the books do not balance (a bug); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+    Exit codes: 0 success (also a run with nothing new to do); 1 the run failed; 2 a user mistake (bad
+    option, missing file, invalid config); 3 the books do not balance (a bug); 4 the run finished but
+    drifted beyond a limit of the config's `drift:` section; 130 interrupted (Ctrl-C); 143 terminated
+    (SIGTERM).
 
     \b
     Example:
@@ -143,7 +145,9 @@ def _run_shipped(name: str, edit, workspace: str, workers, scheduler, quiet: boo
     ws = Workspace(workspace)
     engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
     result = Runner(pipeline, ws, engine, config_path=str(config)).run()
-    return run_status(ws, result.run_id)
+    if result.nothing_new:
+        click.echo(result.nothing_new, err=True)
+    return {**run_status(ws, result.run_id), "nothing_new": result.nothing_new is not None}
 
 
 def _stage_entry(data: dict, stage: str) -> dict:
@@ -192,6 +196,11 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
     (quarantine/); the counts go into the workspace ledger and must balance. Finished units are kept when a
     run stops, so `--resume last` continues where it stopped.
 
+    Runs of one config on a workspace form a lineage: a run reads only the input files that are new or
+    changed since the lineage's finished runs read them, and deduplicates them against what the lineage
+    published. With nothing new it starts no run, prints one line and exits 0. Exit 4: the run finished
+    but drifted beyond a limit of the config's `drift:` section.
+
     \b
     Example:
       curate run pipelines/web.yaml --workspace ws --input 'data/*.jsonl.gz' --set stages.1.min_words=50
@@ -207,7 +216,28 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
     ws = Workspace(workspace)
     engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
     result = Runner(pipeline, ws, engine, config_path=str(config)).run(resume=resume)
-    _print_result(ws, result.run_id, as_json)
+    _report_run(ws, result, as_json)
+
+
+def _report_run(ws, result, as_json: bool) -> None:
+    """Print a run's status (or the one line of a no-op); exit 4 when it drifted beyond a limit."""
+    from curate.runs.summary import run_status
+
+    if result.nothing_new and not as_json:
+        click.echo(result.nothing_new)
+        return
+    status = run_status(ws, result.run_id)
+    if as_json:
+        extra = {"nothing_new": result.nothing_new is not None, "message": result.nothing_new}
+        click.echo(json.dumps({**status, **extra}, indent=2, default=str))
+    else:
+        _echo_status(status, False)
+    if result.drift_exceeded and not result.nothing_new:
+        raise DriftExceeded(
+            f"run {result.run_id} drifted from run {result.drift['previous_run']} beyond the config's "
+            f"limits ({result.drift_exceeded}); its outputs are published: look at `curate status "
+            f"--workspace {ws.root} --json` (drift), then raise the limits or fix the input."
+        )
 
 
 @main.command()
