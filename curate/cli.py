@@ -342,6 +342,58 @@ def runs(workspace, limit, as_json):
 
 
 @main.command()
+@_workspace_option
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Keep this many of the newest runs whole, whatever their state.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be removed, and remove nothing.")
+@click.option(
+    "--drop-lineage",
+    "drop_lineages",
+    multiple=True,
+    metavar="LINEAGE",
+    help="Also remove every run of this lineage, published output included (not the latest run's).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: removed paths with reasons, bytes freed.")
+def gc(workspace, keep, dry_run, drop_lineages, as_json):
+    """Remove old runs' intermediate files and unfinished runs; never a lineage's published output.
+
+    
+    Kept:
+      - the newest KEEP runs, whole, whatever their state, and any run still running;
+      - every finished run's published output (output/, removed/, quarantine/, manifest): it is part of
+        its lineage's dataset, the lineage's next run deduplicates against it (the incremental index in
+        state/) and reads its text; this covers the latest run and every lineage's last finished run.
+    Removed:
+      - older finished runs' intermediate files (work/, markers/);
+      - older runs that never finished (failed, interrupted, unbalanced), whole, with their incremental
+        index entries, and run folders the ledger never recorded;
+      - with --drop-lineage, every run of that lineage (never the latest run's lineage).
+
+    Removed runs keep their ledger rows, marked deleted_at. Prints each path removed, why, and the bytes
+    freed.
+
+    
+    Example:
+      curate gc --workspace ws --keep 7 --dry-run
+    """
+    from curate.runs.gc import gc as collect
+    from curate.runs.gc import render_gc
+    from curate.runs.workspace import Workspace
+
+    ws = Workspace(workspace)
+    plan = collect(ws, keep, dry_run, tuple(drop_lineages))
+    if as_json:
+        click.echo(json.dumps(plan.to_json(ws.root, dry_run), indent=2))
+    else:
+        click.echo(render_gc(plan, ws.root, dry_run))
+
+
+@main.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option(
     "--output",
