@@ -279,7 +279,9 @@ def demo(workspace, workers, scheduler, as_json, quiet):
         data["input"]["paths"] = [str(corpus)]
 
     status = _run_shipped("demo", edit, workspace, workers, scheduler, quiet)
-    cfg = load_sweep(pipeline_path("demo_sweep"), [f"pool.paths={json.dumps([status['output']['dir']])}"])
+    # the pool: everything the demo's lineage published (a rerun adds only what changed in the corpus)
+    shards = [s["path"] for s in (status["lineage"] or {}).get("shards", [])] or [status["output"]["dir"]]
+    cfg = load_sweep(pipeline_path("demo_sweep"), [f"pool.paths={json.dumps(shards)}"])
     engine = _make_engine(cfg.engine, workers, scheduler, quiet)
     swept = SweepRunner(cfg, Path(workspace), engine, log=lambda m: click.echo(m, err=True)).run()
     if as_json:
