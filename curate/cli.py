@@ -76,7 +76,7 @@ def main():
     """Curate text corpora for language-model pretraining, and measure what curation buys.
 
     Exit codes: 0 success (also a run with nothing new to do); 1 the run failed; 2 a user mistake (bad
-    option, missing file, invalid config); 3 the books do not balance (a bug); 4 the run finished but
+    option, missing file, invalid config); 3 the books do not balance (a bug); 5 the run finished but
     drifted beyond a limit of the config's `drift:` section; 130 interrupted (Ctrl-C); 143 terminated
     (SIGTERM).
 
@@ -198,7 +198,7 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
 
     Runs of one config on a workspace form a lineage: a run reads only the input files that are new or
     changed since the lineage's finished runs read them, and deduplicates them against what the lineage
-    published. With nothing new it starts no run, prints one line and exits 0. Exit 4: the run finished
+    published. With nothing new it starts no run, prints one line and exits 0. Exit 5: the run finished
     but drifted beyond a limit of the config's `drift:` section.
 
     \b
@@ -220,7 +220,7 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
 
 
 def _report_run(ws, result, as_json: bool) -> None:
-    """Print a run's status (or the one line of a no-op); exit 4 when it drifted beyond a limit."""
+    """Print a run's status (or the one line of a no-op); exit 5 when it drifted beyond a limit."""
     from curate.runs.summary import run_status
 
     if result.nothing_new and not as_json:

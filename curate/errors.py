@@ -8,7 +8,7 @@ Exit codes (documented in the README):
   1  the run failed (a stage raised on good input; see `curate status`)
   2  a user mistake: bad option value, missing file, invalid config, unreadable input
   3  the books do not balance (input != kept + removed + quarantined): an internal invariant broke
-  4  the run finished and published its outputs, but its data drifted beyond a limit of the config's
+  5  the run finished and published its outputs, but its data drifted beyond a limit of the config's
      `drift:` section (see `curate status --json`, "drift"): a scheduler should have someone look
   130  interrupted (Ctrl-C); 143  terminated (SIGTERM): see `curate.cli`
 """
@@ -59,4 +59,4 @@ class DriftExceeded(CurateError):
     """A finished run's profile changed from the previous run of its lineage beyond a configured limit.
     The run's outputs are published; the exit code tells a scheduler to have someone look."""
 
-    exit_code = 4
+    exit_code = 5  # 4: a weak trained classifier (issue 18)

@@ -104,7 +104,7 @@ class PipelineConfig:
     engine: EngineConfig = option(default_factory=EngineConfig, help="Where the work runs.")
     drift: DriftConfig = option(
         default_factory=DriftConfig,
-        help="Limits on the change from the previous run of the lineage; beyond one, exit code 4.",
+        help="Limits on the change from the previous run of the lineage; beyond one, exit code 5.",
     )
 
 

@@ -5,7 +5,7 @@ removed as duplicates, the share removed by each rule and quarantined for each r
 the language mix of the kept documents (`lang`), and the quantiles of their `quality_score` and of their
 length in characters. `compare` sets it against the profile of the lineage's previous finished run and
 checks the changes against the config's `drift:` limits. The run's outputs are published either way; an
-exceeded limit gives `curate run` exit code 4 (`DriftExceeded`) so that a scheduler looks.
+exceeded limit gives `curate run` exit code 5 (`DriftExceeded`) so that a scheduler looks.
 """
 
 from __future__ import annotations

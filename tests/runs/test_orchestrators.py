@@ -14,7 +14,9 @@ import pytest
 from tests.conftest import REPO, write_jsonl
 from tests.runs.test_scheduled import CONFIG, docs, ledger, setup
 
-dg = pytest.importorskip("dagster", reason="the orchestrator tests need the `dagster` extra (make test)")
+dg = pytest.importorskip(
+    "dagster", reason="the orchestrator tests need the `dagster` extra: make test-orchestrators"
+)
 
 
 def readme_example(marker: str) -> str:

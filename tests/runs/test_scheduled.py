@@ -199,7 +199,7 @@ def test_drift_beyond_a_limit_exits_4_with_the_change_in_the_status_json(tmp_pat
     write_jsonl(data / "c.jsonl", [*a[:3], *docs(random.Random(3), 3)])  # half the night is copies
 
     code, second, output = run(config, ws)
-    assert code == DriftExceeded.exit_code == 4
+    assert code == DriftExceeded.exit_code == 5
     assert "drifted from run" in output and "duplicate_rate changed by +0.5 (limit 0.1)" in output
     status = json.loads(invoke("status", "-w", ws, "--json").stdout)
     assert status["run_id"] == second["run_id"] and status["state"] == "finished"  # published all the same
