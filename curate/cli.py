@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from curate import __version__, interrupts
-from curate.errors import CurateError
+from curate.errors import CurateError, DriftExceeded
 
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM (a scheduler or systemd stopping the run): 128 + 15
@@ -75,9 +75,10 @@ class CurateGroup(click.Group):
 def main():
     """Curate text corpora for language-model pretraining, and measure what curation buys.
 
-    Exit codes: 0 success; 1 the run failed; 2 a user mistake (bad option, missing file, invalid config);
-    3 the books do not balance (a bug); 4 a trained classifier is weak (train-classifier);
-    130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+    Exit codes: 0 success (also a run with nothing new to do); 1 the run failed; 2 a user mistake (bad
+    option, missing file, invalid config); 3 the books do not balance (a bug); 4 a trained classifier is
+    weak (train-classifier); 5 the run finished but drifted beyond a limit of the config's `drift:`
+    section; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 
     \b
     Example:
@@ -144,7 +145,9 @@ def _run_shipped(name: str, edit, workspace: str, workers, scheduler, quiet: boo
     ws = Workspace(workspace)
     engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
     result = Runner(pipeline, ws, engine, config_path=str(config)).run()
-    return run_status(ws, result.run_id)
+    if result.nothing_new:
+        click.echo(result.nothing_new, err=True)
+    return {**run_status(ws, result.run_id), "nothing_new": result.nothing_new is not None}
 
 
 def _stage_entry(data: dict, stage: str) -> dict:
@@ -193,6 +196,11 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
     (quarantine/); the counts go into the workspace ledger and must balance. Finished units are kept when a
     run stops, so `--resume last` continues where it stopped.
 
+    Runs of one config on a workspace form a lineage: a run reads only the input files that are new or
+    changed since the lineage's finished runs read them, and deduplicates them against what the lineage
+    published. With nothing new it starts no run, prints one line and exits 0. Exit 5: the run finished
+    but drifted beyond a limit of the config's `drift:` section.
+
     \b
     Example:
       curate run pipelines/web.yaml --workspace ws --input 'data/*.jsonl.gz' --set stages.1.min_words=50
@@ -208,7 +216,28 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
     ws = Workspace(workspace)
     engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
     result = Runner(pipeline, ws, engine, config_path=str(config)).run(resume=resume)
-    _print_result(ws, result.run_id, as_json)
+    _report_run(ws, result, as_json)
+
+
+def _report_run(ws, result, as_json: bool) -> None:
+    """Print a run's status (or the one line of a no-op); exit 5 when it drifted beyond a limit."""
+    from curate.runs.summary import run_status
+
+    if result.nothing_new and not as_json:
+        click.echo(result.nothing_new)
+        return
+    status = run_status(ws, result.run_id)
+    if as_json:
+        extra = {"nothing_new": result.nothing_new is not None, "message": result.nothing_new}
+        click.echo(json.dumps({**status, **extra}, indent=2, default=str))
+    else:
+        _echo_status(status, False)
+    if result.drift_exceeded and not result.nothing_new:
+        raise DriftExceeded(
+            f"run {result.run_id} drifted from run {result.drift['previous_run']} beyond the config's "
+            f"limits ({result.drift_exceeded}); its outputs are published: look at `curate status "
+            f"--workspace {ws.root} --json` (drift), then raise the limits or fix the input."
+        )
 
 
 @main.command()
@@ -250,7 +279,9 @@ def demo(workspace, workers, scheduler, as_json, quiet):
         data["input"]["paths"] = [str(corpus)]
 
     status = _run_shipped("demo", edit, workspace, workers, scheduler, quiet)
-    cfg = load_sweep(pipeline_path("demo_sweep"), [f"pool.paths={json.dumps([status['output']['dir']])}"])
+    # the pool: everything the demo's lineage published (a rerun adds only what changed in the corpus)
+    shards = [s["path"] for s in (status["lineage"] or {}).get("shards", [])] or [status["output"]["dir"]]
+    cfg = load_sweep(pipeline_path("demo_sweep"), [f"pool.paths={json.dumps(shards)}"])
     engine = _make_engine(cfg.engine, workers, scheduler, quiet)
     swept = SweepRunner(cfg, Path(workspace), engine, log=lambda m: click.echo(m, err=True)).run()
     if as_json:
@@ -310,6 +341,58 @@ def runs(workspace, limit, as_json):
         click.echo(json.dumps(rows, indent=2, default=str))
     else:
         click.echo(render_runs(rows))
+
+
+@main.command()
+@_workspace_option
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Keep this many of the newest runs whole, whatever their state.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be removed, and remove nothing.")
+@click.option(
+    "--drop-lineage",
+    "drop_lineages",
+    multiple=True,
+    metavar="LINEAGE",
+    help="Also remove every run of this lineage, published output included (not the latest run's).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: removed paths with reasons, bytes freed.")
+def gc(workspace, keep, dry_run, drop_lineages, as_json):
+    """Remove old runs' intermediate files and unfinished runs; never a lineage's published output.
+
+    
+    Kept:
+      - the newest KEEP runs, whole, whatever their state, and any run still running;
+      - every finished run's published output (output/, removed/, quarantine/, manifest): it is part of
+        its lineage's dataset, the lineage's next run deduplicates against it (the incremental index in
+        state/) and reads its text; this covers the latest run and every lineage's last finished run.
+    Removed:
+      - older finished runs' intermediate files (work/, markers/);
+      - older runs that never finished (failed, interrupted, unbalanced), whole, with their incremental
+        index entries, and run folders the ledger never recorded;
+      - with --drop-lineage, every run of that lineage (never the latest run's lineage).
+
+    Removed runs keep their ledger rows, marked deleted_at. Prints each path removed, why, and the bytes
+    freed.
+
+    
+    Example:
+      curate gc --workspace ws --keep 7 --dry-run
+    """
+    from curate.runs.gc import gc as collect
+    from curate.runs.gc import render_gc
+    from curate.runs.workspace import Workspace
+
+    ws = Workspace(workspace)
+    plan = collect(ws, keep, dry_run, tuple(drop_lineages))
+    if as_json:
+        click.echo(json.dumps(plan.to_json(ws.root, dry_run), indent=2))
+    else:
+        click.echo(render_gc(plan, ws.root, dry_run))
 
 
 @main.command()

@@ -157,9 +157,10 @@ def build_demo_corpus(dest: str | Path) -> dict[str, int]:
     dest.mkdir(parents=True, exist_ok=True)
     counts = {}
     docs = list(stdlib_documents())
-    with gzip.open(dest / "stdlib_docs.jsonl.gz", "wt", encoding="utf-8") as f:
+    # mtime=0: the same corpus gives the same bytes, so `curate demo` again is a no-op run
+    with gzip.GzipFile(dest / "stdlib_docs.jsonl.gz", "wb", mtime=0) as f:
         for doc in docs:
-            f.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            f.write((json.dumps(doc, ensure_ascii=False) + "\n").encode("utf-8"))
     counts["stdlib_docs"] = len(docs)
 
     import zstandard

@@ -10,6 +10,8 @@ Exit codes (documented in the README):
   3  the books do not balance (input != kept + removed + quarantined): an internal invariant broke
   4  a trained quality classifier is weak: not clearly above chance or above document length alone
      (`curate train-classifier`; nothing is written unless --allow-weak)
+  5  the run finished and published its outputs, but its data drifted beyond a limit of the config's
+     `drift:` section (see `curate status --json`, "drift"): a scheduler should have someone look
   130  interrupted (Ctrl-C); 143  terminated (SIGTERM): see `curate.cli`
 """
 
@@ -60,3 +62,10 @@ class WeakClassifier(CurateError):
     held-out split (see `curate.quality.evaluation`): it learned nothing, or nothing beyond length."""
 
     exit_code = 4
+
+
+class DriftExceeded(CurateError):
+    """A finished run's profile changed from the previous run of its lineage beyond a configured limit.
+    The run's outputs are published; the exit code tells a scheduler to have someone look."""
+
+    exit_code = 5

@@ -118,6 +118,14 @@ def test_demo_runs_on_the_embedded_corpus(tmp_path):
     assert pool["in_sample"]["curate-web-quality-v2"]["checked"] and "gopher" in pool["low_quality_judge"]
     assert "fit" not in out  # no scaling fit on a one-size proxy (it was degenerate)
 
+    # the same demo again: the corpus is rebuilt byte for byte, so the run is a no-op and the sweep is the
+    # same one, over the lineage's shards
+    again = invoke("demo", "-w", tmp_path / "ws", "--workers", "0", "--json", "-q")
+    assert again.exit_code == 0, again.output
+    rerun = json.loads(again.stdout)
+    assert rerun["run"]["nothing_new"] is True and rerun["run"]["run_id"] == status["run_id"]
+    assert rerun["sweep"]["folder"] == out["sweep"]["folder"]
+
 
 def test_dedup_command_prints_the_summary_and_deduplicates_incrementally(tmp_path):
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho".split()

@@ -38,7 +38,9 @@ class ExactParams:
         "quality_score", help="Keep the highest-scoring copy when this column exists."
     )
     incremental: bool = option(
-        False, help="Also remove copies of documents that earlier runs of this workspace published."
+        True,
+        help="Also remove copies of documents that earlier runs of the lineage published (an index of "
+        "their hashes is kept in WORKSPACE/state/); false: each run is deduplicated alone.",
     )
     memory_limit: str = option("4GB", help="DuckDB memory limit for grouping (spills to disk beyond).")
 
@@ -135,20 +137,21 @@ class ExactDedup(Stage):
             "CREATE VIEW new_docs AS SELECT id, shard, h, score, false AS is_old "
             f"FROM {db.read_parquet(db.sql_list(db.parquet_files(hashes_dir)))}"
         )
-        old = sorted(self._index_dir(ctx.state_dir).glob("*.parquet")) if p.incremental else []
-        # An earlier run's document with the same id is the same document read again, not a copy of it.
+        old = self._published_index(ctx) if p.incremental else []
+        # A document published before and read again (a changed file, the same record in another file)
+        # is a copy of its published self, even under the same id: `keeper_old` tells them apart.
         old_sql = (
-            (
-                f"UNION ALL SELECT id, -1 AS shard, h, NULL::DOUBLE AS score, true AS is_old "
-                f"FROM {db.read_parquet('?')} WHERE id NOT IN (SELECT id FROM new_docs)"
-            )
+            f"UNION ALL SELECT id, -1 AS shard, h, NULL::DOUBLE AS score, true AS is_old "
+            f"FROM {db.read_parquet('?')}"
             if old
             else ""
         )
+        order = keeper_order(score)
         con.execute(
             f"""
             CREATE TABLE ranked AS
-            SELECT id, shard, h, first(id ORDER BY {keeper_order(score)}) OVER (PARTITION BY h) AS keeper,
+            SELECT id, shard, h, first(id ORDER BY {order}) OVER (PARTITION BY h) AS keeper,
+                   first(is_old ORDER BY {order}) OVER (PARTITION BY h) AS keeper_old,
                    count(*) OVER (PARTITION BY h) AS copies
             FROM (SELECT * FROM new_docs {old_sql})""",
             [db.exact_paths(old)] if old else [],
@@ -158,12 +161,12 @@ class ExactDedup(Stage):
             """
             COPY (SELECT id, shard, 'exact_duplicate' AS reason, 'exact duplicate of ' || keeper AS detail,
                          keeper AS duplicate_of
-                  FROM ranked WHERE shard >= 0 AND id <> keeper)
+                  FROM ranked WHERE shard >= 0 AND (id <> keeper OR keeper_old))
             TO ? (FORMAT PARQUET, PARTITION_BY (shard), OVERWRITE_OR_IGNORE)""",
             [str(decisions)],
         )
         removed, groups, largest = con.execute(
-            "SELECT count(*) FILTER (WHERE shard >= 0 AND id <> keeper),"
+            "SELECT count(*) FILTER (WHERE shard >= 0 AND (id <> keeper OR keeper_old)),"
             " count(DISTINCT h) FILTER (WHERE copies > 1),"
             " coalesce(max(copies), 0) FROM ranked"
         ).fetchone()
@@ -184,6 +187,11 @@ class ExactDedup(Stage):
             f"(largest {largest})"
         )
         return decisions_by_shard(decisions, ctx.shards)
+
+    def _published_index(self, ctx: GlobalContext) -> list:
+        """The index files of the runs this one deduplicates against (its lineage's finished runs)."""
+        files = sorted(self._index_dir(ctx.state_dir).glob("*.parquet"))
+        return [f for f in files if ctx.is_published(f.stem)]
 
     def commit(self, run: FinishedRun) -> None:
         """Index the hashes of the documents this run published, for later runs of the workspace."""

@@ -18,6 +18,7 @@ Phases (each timed, and reported in the run's metrics):
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,7 +77,11 @@ class NearParams:
     max_bucket_pairs: int = option(100, help="Buckets larger than this give star + chain pairs only.", min=2)
     score_column: str | None = option("quality_score", help="Keep the highest-scoring document of a cluster.")
     giant_cluster: int = option(1000, help="Warn about clusters with at least this many documents.", min=2)
-    incremental: bool = option(False, help="Also remove near copies of documents earlier runs published.")
+    incremental: bool = option(
+        True,
+        help="Also remove near copies of documents that earlier runs of the lineage published (their "
+        "signatures are kept in WORKSPACE/state/); false: each run is deduplicated alone.",
+    )
     memory_limit: str = option("4GB", help="DuckDB memory limit (spills to disk beyond).")
 
     def __post_init__(self):
@@ -354,13 +359,14 @@ class MinHashDedup(Stage):
         return totals
 
     def _attach_index(self, con, ctx: GlobalContext) -> list[str]:
-        """Register the index of earlier runs as `old_docs` and `old_bands` (ordinals from OLD_BASE up).
-
-        A document with the same id as a new one is the same document read again, and is left out.
-        """
+        """Register the index of earlier runs (of this lineage) as `old_docs` and `old_bands` (ordinals
+        from OLD_BASE up). A document read again under its published id is compared with its published
+        self, like any other: the keeper rule prefers the published copy."""
         index = self._index_dir(ctx.state_dir)
         runs = (
-            sorted(d.name for d in index.glob("*") if (d / "docs.parquet").is_file())
+            sorted(
+                d.name for d in index.glob("*") if (d / "docs.parquet").is_file() and ctx.is_published(d.name)
+            )
             if index.is_dir()
             else []
         )
@@ -378,10 +384,7 @@ class MinHashDedup(Stage):
                 f"SELECT band, key, {base} + idx AS doc "
                 f"FROM {db.read_parquet(db.sql_list([index / run_id / 'bands.parquet']))}"
             )
-        con.execute(
-            f"CREATE TABLE old_docs AS SELECT * FROM ({' UNION ALL '.join(docs_union)}) "
-            "WHERE id NOT IN (SELECT id FROM sig)"
-        )
+        con.execute(f"CREATE TABLE old_docs AS SELECT * FROM ({' UNION ALL '.join(docs_union)})")
         con.execute(
             f"CREATE VIEW old_bands AS SELECT o.* FROM ({' UNION ALL '.join(bands_union)}) o "
             "SEMI JOIN old_docs d ON d.doc = o.doc"
@@ -527,23 +530,24 @@ class MinHashDedup(Stage):
             CREATE TABLE clusters AS
             SELECT c.node AS doc, d.id, d.is_old,
                    first(d.id ORDER BY {keeper_order(score)}) OVER (PARTITION BY c.root) AS keeper,
+                   first(d.is_old ORDER BY {keeper_order(score)}) OVER (PARTITION BY c.root) AS keeper_old,
                    count(*) OVER (PARTITION BY c.root) AS size
             FROM cc c JOIN (SELECT doc, id, score, is_old FROM sig {old}) d ON d.doc = c.node""")
         folder = ctx.workdir / "decisions"
         con.execute(
             f"""
             COPY (SELECT id, (doc >> {SHARD_BITS})::INTEGER AS shard,
-                         CASE WHEN id <> keeper THEN 'near_duplicate' END AS reason,
-                         CASE WHEN id <> keeper THEN 'near duplicate of ' || keeper END AS detail,
+                         CASE WHEN {_REMOVED} THEN 'near_duplicate' END AS reason,
+                         CASE WHEN {_REMOVED} THEN 'near duplicate of ' || keeper END AS detail,
                          keeper AS dup_cluster_id, size AS dup_cluster_size,
-                         CASE WHEN id <> keeper THEN keeper END AS duplicate_of
+                         CASE WHEN {_REMOVED} THEN keeper END AS duplicate_of
                   FROM clusters WHERE NOT is_old)
             TO ? (FORMAT PARQUET, PARTITION_BY (shard), OVERWRITE_OR_IGNORE)""",
             [str(folder)],
         )
-        clusters, in_clusters, removed, largest = con.execute("""
+        clusters, in_clusters, removed, largest = con.execute(f"""
             SELECT count(DISTINCT keeper), count(*) FILTER (WHERE NOT is_old),
-                   count(*) FILTER (WHERE NOT is_old AND id <> keeper), coalesce(max(size), 0)
+                   count(*) FILTER (WHERE NOT is_old AND {_REMOVED}), coalesce(max(size), 0)
             FROM clusters""").fetchone()
         giants = con.execute(
             """
@@ -605,8 +609,15 @@ class MinHashDedup(Stage):
         )
         count = con.execute("SELECT count(*) FROM published").fetchone()[0]
         con.close()
+        if target.exists():  # committed before a kill that came before the run finished: redo it whole
+            shutil.rmtree(target)
         os.replace(tmp, target)
         run.log(f"curate: minhash_dedup: indexed {count:,} published documents for later runs")
+
+
+# A new document is removed unless it is its cluster's keeper; a keeper from an earlier run can share its
+# id (the same document read again), so the id alone does not say which one was kept.
+_REMOVED = "(id <> keeper OR keeper_old)"
 
 
 def _count(con, table: str) -> int:

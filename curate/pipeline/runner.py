@@ -40,7 +40,10 @@ from curate.memory import batch_bytes_for, worker_need
 from curate.pipeline.spec import Pipeline, dump_yaml, load_yaml, pipeline_from_mapping
 from curate.pipeline.task import GlobalApply, UnitTask, run_unit
 from curate.pipeline.unique_ids import find_repeated_ids
+from curate.runs import lineage as lineages
+from curate.runs.drift import compare, describe_exceeded, profile_run
 from curate.runs.ledger import Ledger
+from curate.runs.lineage import InputSelection, lineage_of, select_inputs
 from curate.runs.manifest import build_manifest, describe_inputs
 from curate.runs.recovery import recover
 from curate.runs.workspace import RunPaths, Workspace
@@ -67,6 +70,13 @@ class RunResult:
     balanced: bool
     seconds: float
     stages: list[dict[str, Any]]
+    drift: dict[str, Any] | None = None  # the change from the lineage's previous run (curate.runs.drift)
+    nothing_new: str | None = None  # set when the run was a no-op: why, in one line
+
+    @property
+    def drift_exceeded(self) -> str | None:
+        """The drift limits this run exceeded, in one line, or None."""
+        return describe_exceeded(self.drift) if self.drift and self.drift["exceeded"] else None
 
 
 def plan_passes(stages: list[Stage]) -> list[Pass]:
@@ -140,7 +150,9 @@ class Runner:
         self.log = log
         self.config_path = config_path
         self.ledger = Ledger(workspace.ledger_path)
-        self.files: list = []  # the input files, found when the run opens
+        self.files: list = []  # the input files this run reads (new or changed), found when it opens
+        self.lineage = lineage_of(pipeline.resolved())
+        self.published_runs: list[str] = []  # the lineage's finished runs: what its dedup compares with
         self.metrics: dict[str, dict] = {}  # per global stage: numbers its plan reported
         self._ledger_thread = ThreadPoolExecutor(1, thread_name_prefix="curate-ledger")
         self._unit_writes: list[Future] = []  # per-unit ledger rows, written by that one thread
@@ -152,15 +164,20 @@ class Runner:
         with self.workspace:
             if self.engine.worker_log is None:  # workers' own output (Dask's logs) off the terminal
                 self.engine.worker_log = self.workspace.root / "workers.log"
-            # the cluster starts while the run is opened (input fingerprints, manifest, ledger)
+            with self.ledger.session():
+                self.ledger.init()
+                recover(self.workspace, self.ledger, self.log)
+                self.published_runs = lineages.lineage_runs(self.ledger, self.lineage)
+                selection = None if resume else self._select_inputs()
+            if selection is not None and selection.nothing_new:
+                return self._nothing_new(selection)
+            # the cluster starts while the run is opened (manifest, ledger)
             self.engine.prestart(
                 ["curate.pipeline.task", *{type(s).__module__ for s in self.pipeline.stages}]
             )
             try:
                 with self.ledger.session():
-                    self.ledger.init()
-                    recover(self.workspace, self.ledger, self.log)
-                    run_id, run = self._open_run(resume)
+                    run_id, run = self._open_run(resume, selection)
             except BaseException as err:
                 self.engine.close()
                 # stopped as the opening committed (closing the ledger checkpoints it, which takes a
@@ -178,6 +195,8 @@ class Runner:
                 balanced = self._check_books(run, counts)
                 self._commit_globals(run)
                 self._wait_for_unit_rows()
+                profile = profile_run(counts, sorted(run.output.glob("*.parquet")))
+                outputs = lineages.output_rows(run_id, self.lineage, run.output, checksums=True)
                 seconds = time.monotonic() - started
                 with self.ledger.session():
                     # every unit's row again, from the reports: a resumed run skipped the units that
@@ -186,6 +205,7 @@ class Runner:
                         self.ledger.record_units(run_id, phase, phase_reports)
                     self.ledger.record_stages(run_id, stage_rows)
                     self.ledger.record_metrics(run_id, self.metrics)
+                    drift = self._record_profile(run_id, profile, outputs)
                     self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
                     recorded = self.ledger.counts(run_id)
             except BaseException as err:
@@ -197,17 +217,42 @@ class Runner:
             # these two steps: the next command redoes them from the ledger (curate.runs.recovery).
             self._point_latest(run)
             shutil.rmtree(run.work, ignore_errors=True)
-        return RunResult(run_id, "finished", run.root, recorded, balanced, seconds, stage_rows)
+        return RunResult(run_id, "finished", run.root, recorded, balanced, seconds, stage_rows, drift)
 
-    def _open_run(self, resume: str | None) -> tuple[str, RunPaths]:
+    # --- opening: which files, which run -----------------------------------------------------------------
+    def _select_inputs(self) -> InputSelection:
+        """The input files that are new or changed since the lineage's finished runs read them."""
         files = discover(self.pipeline.config.input.paths, self.pipeline.config.input.format)
-        self.files = files
-        inputs = describe_inputs(files)
+        published = lineages.published_files(self.ledger, self.lineage)
+        previous = self.published_runs[-1] if self.published_runs else None
+        return select_inputs(self.lineage, files, describe_inputs(files), published, previous)
+
+    def _nothing_new(self, selection: InputSelection) -> RunResult:
+        """A no-op: every input file is as the lineage's runs read it. Nothing is written."""
+        run_id = selection.previous_run
+        message = (
+            f"curate: nothing new: {selection.unchanged} input files unchanged since run {run_id} "
+            f"(lineage {self.lineage}); no run started"
+        )
+        row = self.ledger.run_row(run_id) or {}
+        return RunResult(
+            run_id,
+            "finished",
+            Path(row.get("run_dir") or self.workspace.run(run_id).root),
+            self.ledger.counts(run_id),
+            bool(row.get("balanced")),
+            0.0,
+            [],
+            lineages.run_drift(self.ledger, run_id),
+            nothing_new=message,
+        )
+
+    def _open_run(self, resume: str | None, selection: InputSelection | None) -> tuple[str, RunPaths]:
         resolved = self.pipeline.resolved()
         if resume:
             run_id = self._resolve_resume(resume)
             run = self.workspace.run(run_id)
-            self._check_resumable(run, resolved, inputs)
+            self.files = self._check_resumable(run, resolved)
             self.ledger.resume_run(run_id, self.engine.description)
             self._opening = run_id
             self.log(f"curate: resuming run {run_id} in {run.root}")
@@ -215,7 +260,8 @@ class Runner:
         run_id = self.workspace.new_run_id()
         run = self.workspace.run(run_id)
         run.root.mkdir(parents=True)
-        write_json_atomic(run.manifest, build_manifest(run_id, resolved, inputs, self.engine.description))
+        manifest = build_manifest(run_id, resolved, selection.described, self.engine.description)
+        write_json_atomic(run.manifest, {**manifest, "lineage": selection.summary()})
         run.pipeline.write_text(dump_yaml(resolved))
         self.ledger.start_run(
             run_id,
@@ -224,15 +270,39 @@ class Runner:
             str(run.root),
             self.engine.description,
             __version__,
+            lineage=self.lineage,
         )
         self._opening = run_id
-        self.ledger.record_files(run_id, inputs)
-        size = sum(f.size for f in files)
+        self.ledger.record_files(run_id, selection.described)
+        self.files = selection.files
+        self._note_selection(selection.summary())
+        size = sum(f.size for f in self.files)
         self.log(
-            f"curate: run {run_id}: {len(files)} input files ({size / MB:.1f} MB), "
+            f"curate: run {run_id}: {len(self.files)} input files ({size / MB:.1f} MB), "
             f"{len(self.pipeline.stages)} stages, on {self.engine.description}"
         )
         return run_id, run
+
+    def _note_selection(self, summary: dict[str, Any]) -> None:
+        """Put what the run reads (and skips) into its metrics and, for a later run of a lineage, say so."""
+        files = {k: summary[k] for k in ("files_new", "files_changed", "files_unchanged")}
+        self.metrics.setdefault("input", {}).update(files)
+        if summary["previous_run"] is not None:
+            self.log(
+                f"curate: lineage {self.lineage}: {files['files_new']} new and {files['files_changed']} "
+                f"changed input files; {files['files_unchanged']} unchanged since run "
+                f"{summary['previous_run']} (not read again)"
+            )
+
+    def _record_profile(self, run_id: str, profile: dict, outputs: list[list]) -> dict[str, Any]:
+        """Record the run's published shards, its profile and its drift from the lineage's previous run."""
+        previous_run, previous = lineages.previous_profile(self.ledger, self.lineage)
+        drift = compare(previous, profile, self.pipeline.config.drift, previous_run)
+        lineages.record_profile(self.ledger, run_id, self.lineage, profile, drift)
+        lineages.record_outputs(self.ledger, run_id, outputs)
+        if drift["exceeded"]:
+            self.log(f"curate: drift beyond the config's limits: {describe_exceeded(drift)}")
+        return drift
 
     def _resolve_resume(self, resume: str) -> str:
         if resume != "last":
@@ -247,22 +317,33 @@ class Runner:
                 return row["run_id"]
         raise UserError(f"workspace {self.workspace.root} has no unfinished run to resume; drop --resume.")
 
-    def _check_resumable(self, run: RunPaths, resolved: dict, inputs: list[dict]) -> None:
+    def _check_resumable(self, run: RunPaths, resolved: dict) -> list:
+        """The input files the run started with (files added since are left for the next run), as they
+        were; raises when the config or one of those files changed."""
         manifest = json.loads(run.manifest.read_text())
         if pipeline_from_mapping(load_yaml(run.pipeline)).resolved() != resolved:
             raise UserError(
                 f"the pipeline config differs from the one run {run.root.name} started with; "
                 "start a new run (drop --resume) or restore the config."
             )
-        before = {f["path"]: f["fingerprint"] for f in manifest["inputs"]}
-        now = {f["path"]: f["fingerprint"] for f in inputs}
-        changed = sorted(p for p in before.keys() | now.keys() if before.get(p) != now.get(p))
+        if "lineage" in manifest:
+            self._note_selection(manifest["lineage"])
+        recorded = manifest["inputs"]
+        cfg = self.pipeline.config.input
+        found = {f.path: f for f in discover(cfg.paths, cfg.format)}
+        files = [
+            dataclasses.replace(found[d["path"]], source=d["source"]) for d in recorded if d["path"] in found
+        ]
+        before = {f["path"]: f["fingerprint"] for f in recorded}
+        now = {f["path"]: f["fingerprint"] for f in describe_inputs(files)}
+        changed = sorted(p for p in before if before[p] != now.get(p))
         if changed:
             raise UserError(
                 f"the input files changed since run {run.root.name} started ('{changed[0]}'"
                 f"{f' and {len(changed) - 1} more' if len(changed) > 1 else ''}); restore them to resume, "
                 "or start a new run (drop --resume)."
             )
+        return files
 
     # --- passes ---------------------------------------------------------------------------------------
     def _execute(self, run: RunPaths) -> tuple[dict[str, list[dict]], list[dict]]:
@@ -423,6 +504,7 @@ class Runner:
             run_id=run.root.name,
             batch_rows=batch_rows,
             log=self.log,
+            published_runs=frozenset(self.published_runs),
         )
 
     def _plan_global(

@@ -27,6 +27,7 @@ import yaml
 
 from curate.config import build, option, to_dict
 from curate.errors import ConfigError
+from curate.runs.drift import DriftConfig
 from curate.stages.base import Stage, stage_class
 
 
@@ -101,6 +102,10 @@ class PipelineConfig:
     stages: list[dict[str, Any]] = option(default_factory=list, help="The stages, in order.")
     output: OutputConfig = option(default_factory=OutputConfig, help="How kept data is written.")
     engine: EngineConfig = option(default_factory=EngineConfig, help="Where the work runs.")
+    drift: DriftConfig = option(
+        default_factory=DriftConfig,
+        help="Limits on the change from the previous run of the lineage; beyond one, exit code 5.",
+    )
 
 
 @dataclass

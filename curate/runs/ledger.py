@@ -20,7 +20,12 @@ import duckdb
 
 from curate.runs.driver import Driver
 
-SCHEMA_VERSION = 2  # 2: runs.driver_pid, driver_host, driver_started (who drives the run)
+SCHEMA_VERSION = 3
+# 2: runs.driver_pid, driver_host, driver_started (who drives the run)
+# 3: runs.lineage and runs.deleted_at; files.status (new or changed); the tables outputs (the shards each
+#    run published, with checksums) and profiles (each run's profile and its drift from the previous run
+#    of its lineage). An older ledger is upgraded by the next `curate run`: the lineage of its runs is
+#    computed from their manifests (see `upgrade`).
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -> None:
@@ -38,6 +43,8 @@ CREATE TABLE IF NOT EXISTS runs (
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS driver_pid BIGINT;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS driver_host VARCHAR;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS driver_started DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS lineage VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS deleted_at TIMESTAMP;
 CREATE TABLE IF NOT EXISTS stages (
     run_id VARCHAR, position INTEGER, stage VARCHAR, kind VARCHAR, docs_in BIGINT, docs_out BIGINT,
     removed BIGINT, seconds DOUBLE, PRIMARY KEY (run_id, position));
@@ -52,6 +59,11 @@ CREATE TABLE IF NOT EXISTS metrics (
 CREATE TABLE IF NOT EXISTS files (
     run_id VARCHAR, path VARCHAR, source VARCHAR, format VARCHAR, bytes BIGINT, mtime TIMESTAMP,
     fingerprint VARCHAR);
+ALTER TABLE files ADD COLUMN IF NOT EXISTS status VARCHAR;
+CREATE TABLE IF NOT EXISTS outputs (
+    run_id VARCHAR, lineage VARCHAR, path VARCHAR, rows BIGINT, bytes BIGINT, checksum VARCHAR);
+CREATE TABLE IF NOT EXISTS profiles (
+    run_id VARCHAR PRIMARY KEY, lineage VARCHAR, profile VARCHAR, drift VARCHAR);
 """
 
 
@@ -122,6 +134,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as con:
             con.execute(_TABLES)
+            _upgrade(con)
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
     # --- writing (driver only) -----------------------------------------------------------------------
@@ -134,14 +147,25 @@ class Ledger:
         engine: str,
         version: str,
         driver: Driver | None = None,
+        lineage: str | None = None,
     ) -> None:
         driver = driver or Driver.this_process()
         with self.connect() as con:
             con.execute(
                 "INSERT OR REPLACE INTO runs (run_id, pipeline, config_path, run_dir, state, started_at,"
-                " engine, curate_version, driver_pid, driver_host, driver_started)"
-                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-                [run_id, pipeline, config_path, run_dir, _now(), engine, version, *_driver_values(driver)],
+                " engine, curate_version, driver_pid, driver_host, driver_started, lineage)"
+                " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run_id,
+                    pipeline,
+                    config_path,
+                    run_dir,
+                    _now(),
+                    engine,
+                    version,
+                    *_driver_values(driver),
+                    lineage,
+                ],
             )
 
     def resume_run(self, run_id: str, engine: str, driver: Driver | None = None) -> None:
@@ -177,6 +201,8 @@ class Ledger:
             )
 
     def record_files(self, run_id: str, files: list[dict[str, Any]]) -> None:
+        """The input files the run reads, with `status` new or changed (the lineage's earlier runs read
+        the unchanged ones)."""
         rows = [
             [
                 run_id,
@@ -186,6 +212,7 @@ class Ledger:
                 f["bytes"],
                 dt.datetime.fromtimestamp(f["mtime"]),
                 f["fingerprint"],
+                f.get("status", "new"),
             ]
             for f in files
         ]
@@ -272,13 +299,14 @@ class Ledger:
 
     # --- reading -------------------------------------------------------------------------------------
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT run_id, pipeline, state, started_at, seconds, balanced, error FROM runs "
-            "ORDER BY started_at DESC"
-        )
         with self.session(read_only=True), self.connect(read_only=True) as con:
             if not _has_runs(con):
                 return []
+            later = [c for c in ("lineage", "deleted_at") if c in _columns(con, "runs")]  # schema 3
+            sql = (
+                f"SELECT {', '.join(['run_id', 'pipeline', 'state', *later])}, started_at, seconds, balanced,"
+                " error FROM runs ORDER BY started_at DESC"
+            )
             rows = con.execute(sql + (f" LIMIT {int(limit)}" if limit else "")).fetchall()
             names = [d[0] for d in con.description]
             out = [dict(zip(names, r)) for r in rows]
@@ -298,8 +326,10 @@ class Ledger:
         with self.connect(read_only=True) as con:
             if not _has_runs(con):
                 return []
+            kept = " AND deleted_at IS NULL" if "deleted_at" in _columns(con, "runs") else ""
             rows = con.execute(
-                "SELECT run_id FROM runs WHERE state = 'finished' ORDER BY finished_at DESC, run_id DESC"
+                f"SELECT run_id FROM runs WHERE state = 'finished'{kept} "
+                "ORDER BY finished_at DESC, run_id DESC"
             ).fetchall()
         return [r[0] for r in rows]
 
@@ -347,6 +377,20 @@ class Ledger:
 
 def _driver_values(driver: Driver) -> list[Any]:
     return [driver.pid, driver.host, driver.started]
+
+
+def _upgrade(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 3: give runs recorded before lineages their lineage, from the config in their manifest, and
+    list the output shards of their finished runs (without checksums: those were never taken)."""
+    from curate.runs.lineage import lineage_of_run_dir, output_rows
+
+    missing = con.execute("SELECT run_id, run_dir, state FROM runs WHERE lineage IS NULL").fetchall()
+    for run_id, run_dir, state in missing:
+        lineage = lineage_of_run_dir(Path(run_dir))
+        con.execute("UPDATE runs SET lineage = ? WHERE run_id = ?", [lineage, run_id])
+        if state == "finished" and lineage is not None:
+            rows = output_rows(run_id, lineage, Path(run_dir) / "output", checksums=False)
+            _insert(con, "outputs", rows)
 
 
 def _has_runs(con: duckdb.DuckDBPyConnection) -> bool:

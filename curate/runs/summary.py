@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.progress import human_bytes
+from curate.runs import lineage as lineages
 from curate.runs.ledger import Ledger
 from curate.runs.recovery import recover
 from curate.runs.workspace import Workspace
@@ -54,6 +55,20 @@ def _status(workspace: Workspace, ledger: Ledger, run_id: str | None) -> dict[st
         "metrics": ledger.metrics(run_id),
         "run_dir": row["run_dir"],
         "output": {"dir": str(output), "shards": len(shards), "bytes": sum(p.stat().st_size for p in shards)},
+        "deleted_at": _iso(row.get("deleted_at")),
+        "lineage": _lineage(ledger, row.get("lineage")),
+        "drift": lineages.run_drift(ledger, run_id),
+    }
+
+
+def _lineage(ledger: Ledger, lineage: str | None) -> dict[str, Any] | None:
+    """The run's lineage: its finished runs and every shard they published, with the run that wrote it."""
+    if lineage is None:
+        return None
+    return {
+        "id": lineage,
+        "runs": lineages.lineage_runs(ledger, lineage),
+        "shards": lineages.lineage_shards(ledger, lineage),
     }
 
 
@@ -97,22 +112,46 @@ def render_status(status: dict[str, Any]) -> str:
             lines.append(f"  {stage}: " + ", ".join(numbers[:12]) + (" ..." if len(numbers) > 12 else ""))
     out = status["output"]
     lines.append(f"  output       {out['dir']}  ({out['shards']} shards, {human_bytes(out['bytes'])})")
+    lines += _render_lineage(status.get("lineage"), status.get("drift"))
     if status["error"]:
         lines.append(f"  error        {status['error']}")
     return "\n".join(lines)
 
 
+def _render_lineage(lineage: dict[str, Any] | None, drift: dict[str, Any] | None) -> list[str]:
+    lines = []
+    if lineage:
+        shards = lineage["shards"]
+        size = human_bytes(sum(s["bytes"] or 0 for s in shards))
+        lines.append(
+            f"  lineage      {lineage['id']}  ({len(lineage['runs'])} finished runs, {len(shards)} shards, "
+            f"{size}, {sum(s['rows'] or 0 for s in shards):,} documents)"
+        )
+    if drift and drift["previous_run"]:
+        moved = sorted(drift["changes"].items(), key=lambda kv: -abs(kv[1]["change"]))[:5]
+        lines.append(
+            f"  drift        from run {drift['previous_run']}: "
+            + ", ".join(f"{k} {v['change']:+.3g}" for k, v in moved)
+        )
+        for e in drift["exceeded"]:
+            lines.append(f"    EXCEEDED   {e['metric']} changed by {e['change']:+.3g} (limit {e['limit']:g})")
+    return lines
+
+
 def render_runs(rows: list[dict[str, Any]]) -> str:
     header = (
-        f"{'run_id':<24} {'pipeline':<16} {'state':<11} {'started':<19} {'seconds':>8} "
+        f"{'run_id':<24} {'pipeline':<16} {'lineage':<12} {'state':<11} {'started':<19} {'seconds':>8} "
         f"{'input':>9} {'kept':>9}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         started = r["started_at"].strftime("%Y-%m-%d %H:%M:%S") if r["started_at"] else ""
         seconds = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
+        state = r["state"] + ("*" if r.get("deleted_at") else "")
         lines.append(
-            f"{r['run_id']:<24} {(r['pipeline'] or '')[:16]:<16} {r['state']:<11} {started:<19} "
-            f"{seconds:>8} {r['counts']['input']:>9,} {r['counts']['kept']:>9,}"
+            f"{r['run_id']:<24} {(r['pipeline'] or '')[:16]:<16} {r.get('lineage') or '':<12} {state:<11} "
+            f"{started:<19} {seconds:>8} {r['counts']['input']:>9,} {r['counts']['kept']:>9,}"
         )
+    if any(r.get("deleted_at") for r in rows):
+        lines.append("* removed by `curate gc` (its ledger rows stay)")
     return "\n".join(lines)

@@ -5,6 +5,7 @@ WORKSPACE/
   .lock                    held by the driver of a run, so two runs never write one ledger
   latest -> runs/RUN_ID    the run that finished last (re-made from the ledger if a kill left it undone)
   workers.log              what the local workers printed (Dask's logs)
+  state/STAGE/index-*/     the dedup stages' incremental index: what each finished run published
   runs/RUN_ID/
     manifest.json          resolved config, package versions, input fingerprints
     pipeline.yaml          the resolved config (rerun it with `curate run`)

@@ -22,6 +22,12 @@ class GlobalContext:
     batch_rows: int  # documents per batch, to bound memory
     log: Callable[[str], None]
     metrics: dict[str, Any] = field(default_factory=dict)  # numbers worth keeping: go to the ledger
+    # the runs whose published documents count as earlier ones (the lineage's finished runs); None: all
+    published_runs: frozenset[str] | None = None
+
+    def is_published(self, run_id: str) -> bool:
+        """Whether an incremental index entry of `run_id` belongs to what this run deduplicates against."""
+        return self.published_runs is None or run_id in self.published_runs
 
 
 @dataclass

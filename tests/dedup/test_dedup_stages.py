@@ -230,10 +230,13 @@ def test_incremental_dedup_against_an_earlier_run(tmp_path):
         {"id": "new-exact", "text": old[1]["text"]},
         {"id": "new-unique", "text": " ".join(prose(rng))},
         {"id": "old2", "text": old[2]["text"]},
-    ]  # the same document read again: not a copy of itself
+    ]  # a published document read again: a copy of its published self, not published twice
     second, ws = run(tmp_path, new, stages, name="batch2")
     kept, removed = frame(second.run_dir / "output"), frame(second.run_dir / "removed").set_index("id")
-    assert sorted(kept["id"]) == ["new-unique", "old2"]
+    assert sorted(kept["id"]) == ["new-unique"]
+    assert (
+        removed.loc["old2", "reason"] == "exact_duplicate" and removed.loc["old2", "duplicate_of"] == "old2"
+    )
     assert (
         removed.loc["new-near", "reason"] == "near_duplicate"
         and removed.loc["new-near", "duplicate_of"] == "old0"
@@ -243,7 +246,7 @@ def test_incremental_dedup_against_an_earlier_run(tmp_path):
         and removed.loc["new-exact", "duplicate_of"] == "old1"
     )
     metrics = run_status(ws)["metrics"]["minhash_dedup"]
-    assert metrics["docs"] == 3  # only the new batch was signed; the old signatures came from the index
+    assert metrics["docs"] == 2  # only the new batch (less exact copies) was signed; old ones: the index
     assert metrics["earlier_runs_indexed"] == 1
     assert len(list((ws.root / "state" / "minhash_dedup").glob("index-*/*/docs.parquet"))) == 2
 
