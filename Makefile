@@ -25,9 +25,10 @@ test-torch: $(STAMP)
 	$(BIN)/pip install -q 'torch==2.13.0'
 	$(BIN)/python -m pytest -q tests/sweep -k transformer
 
-# The README's Dagster example (tests/runs/test_orchestrators.py), in a virtual environment of its own:
-# Dagster brings requests and charset-normalizer, and with those installed beside pandas, fastText 0.9.3's
-# training in tests/sweep/test_pool.py stops with "Encountered NaN" (the same data trains without them).
+# The README's Dagster example (tests/runs/test_orchestrators.py), in a virtual environment of its own so
+# that the dev install stays lean. (Dagster brings requests and charset-normalizer; with those installed,
+# fastText training stopped with "Encountered NaN" until it moved to a process that imports nothing else:
+# curate/quality/fasttext_fit.py.)
 ORCH_VENV ?= .venv-orchestrators
 test-orchestrators:
 	test -x $(ORCH_VENV)/bin/python || $(PYTHON) -m venv $(ORCH_VENV)

@@ -14,8 +14,7 @@ written, unless `allow_weak`. The model card records data, counts, hyper-paramet
 and names the fingerprints of the source documents whose units were trained on, written beside the model
 (`fingerprints.py`): a sweep uses them to refuse in-sample scores.
 
-fastText runs in a spawned process: fasttext 0.9.3 can fail with "Encountered NaN" when a process trains
-a second model.
+fastText trains in a spawned process that imports nothing but fastText (`fasttext_fit.py` says why).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import datetime as dt
 import hashlib
 import importlib.metadata
 import json
-import multiprocessing
 import random
 import shutil
 import tempfile
@@ -39,7 +37,7 @@ import numpy as np
 from curate import __version__
 from curate.config import option
 from curate.errors import UserError, WeakClassifier
-from curate.quality import fasttext_util
+from curate.quality import fasttext_fit, fasttext_util
 from curate.quality import fingerprints as fp
 from curate.quality.evaluation import assess
 from curate.quality.metrics import accuracy, balanced_accuracy_threshold
@@ -140,30 +138,6 @@ def _warn_skipped(info: dict, name: str, log) -> None:
     log(f"curate: warning: {info['skipped_bad_records']:,} {name} records skipped: {reasons}{hint}")
 
 
-def _fit_in_child(train_file: str, output: str, p: dict) -> None:
-    """Runs in a spawned process (see the module docstring)."""
-    import fasttext
-
-    model = fasttext.train_supervised(
-        input=train_file, dim=p["dim"], epoch=p["epoch"], lr=p["lr"], wordNgrams=p["word_ngrams"],
-        minCount=p["min_count"], bucket=p["bucket"], thread=p["threads"], seed=p["seed"], loss="softmax",
-        minn=0, maxn=0, verbose=0,
-    )  # fmt: skip
-    if p["quantize"]:
-        model.quantize(input=train_file, qnorm=True, retrain=False, cutoff=p["cutoff"], dsub=2)
-    model.save_model(output)
-
-
-def _fit(train_file: str, output: str, p: TrainParams) -> None:
-    proc = multiprocessing.get_context("spawn").Process(
-        target=_fit_in_child, args=(train_file, output, asdict(p))
-    )
-    proc.start()
-    proc.join()
-    if proc.exitcode != 0 or not Path(output).is_file():
-        raise RuntimeError(f"fastText training failed (exit code {proc.exitcode})")
-
-
 def train_classifier(
     positive: list[str],
     negative: list[str],
@@ -213,7 +187,7 @@ def train_classifier(
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("".join(f"__label__{e.label} {e.text}\n" for e in examples), encoding="utf-8")
         started = time.perf_counter()
-        _fit(str(train_file), str(model_file), p)
+        fasttext_fit.fit(str(train_file), str(model_file), asdict(p))
         seconds = time.perf_counter() - started
         holdout = evaluate_holdout(str(model_file), held_units, p, unit)
         if holdout["weak"] and not allow_weak:

@@ -270,3 +270,19 @@ def test_models_lists_each_shipped_model_against_length():
     assert "curate-web-quality-v2" in out and "curate-web-quality-v1" in out
     v2 = out[out.index("curate-web-quality-v2") :]
     assert "dclm_human_majority: ROC AUC 0.813 [0.771, 0.849], length alone 0.763" in v2
+
+
+def test_fasttext_trains_in_a_process_that_imports_nothing_else():
+    """Regression: with requests installed, the spawned trainer imported curate.quality.train, hence scipy,
+    numpy.f2py and charset-normalizer's compiled modules, and training stopped with "Encountered NaN".
+    The child's module must import nothing beyond the standard library (fastText comes inside the child)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, curate.quality.fasttext_fit; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'numpy', 'scipy', 'pandas', 'pyarrow', 'charset_normalizer', 'fasttext'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
