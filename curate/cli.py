@@ -210,13 +210,37 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
     from curate.runs.workspace import Workspace
 
     pipeline = load_pipeline(config, list(overrides), list(inputs))
+    engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
     if dry_run:
         click.echo(dump_yaml(pipeline.resolved()), nl=False)
+        click.echo(_plan_line(pipeline, engine))
         return
     ws = Workspace(workspace)
-    engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
     result = Runner(pipeline, ws, engine, config_path=str(config)).run(resume=resume)
     _report_run(ws, result, as_json)
+
+
+def _plan_line(pipeline, engine) -> str:
+    """`# plan: ...` (a YAML comment): how the inputs would be cut into units for the engine's workers."""
+    from curate.io.discover import discover, plan_units, unit_bytes_for, unsplittable
+
+    cfg = pipeline.config.input
+    if not cfg.paths:
+        return "# plan: no inputs given (--input PATH)"
+    try:
+        workers = engine.planned_workers()
+        files = discover(cfg.paths, cfg.format)
+        unit_bytes = unit_bytes_for(files, int(cfg.partition_mb * (1 << 20)), workers)
+        units = plan_units(files, unit_bytes, cfg.text_unit)
+    finally:
+        engine.close()
+    size = sum(f.size for f in files) / (1 << 20)
+    whole = unsplittable(files, unit_bytes)
+    note = f"; {len(whole)} compressed files are one unit each" if whole else ""
+    return (
+        f"# plan: {len(files)} input files ({size:.1f} MB) in {len(units)} units of up to "
+        f"{unit_bytes / (1 << 20):.1f} MB for {workers} workers{note}"
+    )
 
 
 def _report_run(ws, result, as_json: bool) -> None:

@@ -200,6 +200,14 @@ class Engine:
     def distributed(self) -> bool:
         return self.client is not None
 
+    def planned_workers(self) -> int:
+        """The workers work will spread over: a local cluster's size, a scheduler's workers now (after
+        connecting), or 1 in this process."""
+        if self.scheduler:
+            self.start()
+            return max(1, len(self.client.scheduler_info()["workers"]))
+        return max(1, self.workers)
+
     def worker_memory_limit(self) -> int | None:
         """The memory limit of one worker, in bytes; None without workers or without a limit. With
         --scheduler this connects, and takes the smallest limit of the workers there."""

@@ -75,6 +75,11 @@ def test_run_status_and_runs(tmp_path):
     ws = tmp_path / "ws"
     dry = invoke("run", config, "-w", ws, "--dry-run", "--input", tmp_path / "data")
     assert dry.exit_code == 0 and "min_words: 3" in dry.output and not ws.exists()
+    assert (
+        "# plan: 1 input files (0.0 MB) in 1 units of up to 1.0 MB for 2 workers" in dry.output
+    )  # the floor
+    dry = invoke("run", config, "-w", ws, "--dry-run", "--workers", "0", "--input", tmp_path / "data")
+    assert "in 1 units of up to 64.0 MB for 1 workers" in dry.output  # in this process: partition_mb
     result = invoke("run", config, "-w", ws, "--workers", "0", "--input", tmp_path / "data", "--json", "-q")
     assert result.exit_code == 0, result.output
     status = json.loads(result.output[result.output.index("{") :])

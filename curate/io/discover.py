@@ -207,6 +207,27 @@ def discover(specs: list[str], fmt: str = "auto") -> list[InputFile]:
     return files
 
 
+UNITS_PER_WORKER = 3  # enough units that no worker idles while another finishes a long one
+MIN_UNIT_BYTES = 1 << 20  # below this a unit's task overhead (scheduling, shard files) would dominate
+
+
+def unit_bytes_for(files: list[InputFile], partition_bytes: int, workers: int) -> int:
+    """The unit size to plan with: `partition_bytes` at most, and small enough that the inputs make about
+    UNITS_PER_WORKER units per worker, but not below MIN_UNIT_BYTES. A single file under `partition_bytes`
+    on a two-worker engine is still cut into several units, so both workers read."""
+    if workers <= 1:  # one process works through the units one after the other: no need to cut finer
+        return int(partition_bytes)
+    total = sum(f.size for f in files)
+    wanted = total // (UNITS_PER_WORKER * workers)
+    return int(max(1, min(partition_bytes, max(MIN_UNIT_BYTES, wanted))))
+
+
+def unsplittable(files: list[InputFile], unit_bytes: int) -> list[InputFile]:
+    """Compressed line files larger than a unit: each is read as one unit (a gzip or zstd stream cannot be
+    entered in the middle), so they may idle workers."""
+    return [f for f in files if f.compression and f.format != "parquet" and f.size > unit_bytes]
+
+
 def plan_units(files: list[InputFile], partition_bytes: int, text_unit: str = "file") -> list[InputUnit]:
     """Cut input files into units of about `partition_bytes` each (see the module docstring)."""
     if partition_bytes <= 0:

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from curate import __version__, interrupts
 from curate.engine import Engine, TaskFailed, WorkerLost, format_mib
 from curate.errors import BooksUnbalanced, RunFailed, UserError
-from curate.io.discover import InputUnit, discover, plan_units
+from curate.io.discover import UNITS_PER_WORKER, InputUnit, discover, plan_units, unit_bytes_for, unsplittable
 from curate.io.readers import ReadOptions
 from curate.io.writers import write_json_atomic
 from curate.memory import batch_bytes_for, worker_need
@@ -261,7 +261,8 @@ class Runner:
         run = self.workspace.run(run_id)
         run.root.mkdir(parents=True)
         manifest = build_manifest(run_id, resolved, selection.described, self.engine.description)
-        write_json_atomic(run.manifest, {**manifest, "lineage": selection.summary()})
+        plan = self._plan(selection.files)
+        write_json_atomic(run.manifest, {**manifest, "lineage": selection.summary(), "plan": plan})
         run.pipeline.write_text(dump_yaml(resolved))
         self.ledger.start_run(
             run_id,
@@ -278,10 +279,32 @@ class Runner:
         self._note_selection(selection.summary())
         size = sum(f.size for f in self.files)
         self.log(
-            f"curate: run {run_id}: {len(self.files)} input files ({size / MB:.1f} MB), "
-            f"{len(self.pipeline.stages)} stages, on {self.engine.description}"
+            f"curate: run {run_id}: {len(self.files)} input files ({size / MB:.1f} MB) in {plan['units']} "
+            f"units for {plan['workers']} workers, {len(self.pipeline.stages)} stages, on "
+            f"{self.engine.description}"
         )
+        for note in plan["notes"]:
+            self.log(f"curate: {note}")
         return run_id, run
+
+    def _partition_bytes(self) -> int:
+        return int(self.pipeline.config.input.partition_mb * MB)
+
+    def _plan(self, files: list) -> dict[str, Any]:
+        """Units for the workers the run will have: `input.partition_mb` at most, and about three per
+        worker, so one file does not leave a worker idle (`unit_bytes_for`)."""
+        workers = self.engine.planned_workers()
+        self.unit_bytes = unit_bytes_for(files, self._partition_bytes(), workers)
+        units = plan_units(files, self.unit_bytes, self.pipeline.config.input.text_unit)
+        whole = unsplittable(files, self.unit_bytes)
+        notes = []
+        if whole and len(units) < workers * UNITS_PER_WORKER:
+            notes.append(
+                f"{len(whole)} compressed input files are one unit each (a gzip or zstd stream cannot be "
+                f"split), {len(units)} units for {workers} workers; uncompressed or sharded input spreads "
+                "over every worker"
+            )
+        return {"unit_bytes": self.unit_bytes, "units": len(units), "workers": workers, "notes": notes}
 
     def _note_selection(self, summary: dict[str, Any]) -> None:
         """Put what the run reads (and skips) into its metrics and, for a later run of a lineage, say so."""
@@ -328,6 +351,8 @@ class Runner:
             )
         if "lineage" in manifest:
             self._note_selection(manifest["lineage"])
+        # the units a run started with: the same plan, whatever the engine resuming it
+        self.unit_bytes = manifest.get("plan", {}).get("unit_bytes") or self._partition_bytes()
         recorded = manifest["inputs"]
         cfg = self.pipeline.config.input
         found = {f.path: f for f in discover(cfg.paths, cfg.format)}
@@ -388,7 +413,7 @@ class Runner:
             plan_seconds = 0.0
             id_log_dir = str(run.work / "ids" / "log") if _ids_from_data(read) else None
             if p.global_stage is None:
-                units = plan_units(self.files, int(cfg.input.partition_mb * MB), cfg.input.text_unit)
+                units = plan_units(self.files, self.unit_bytes, cfg.input.text_unit)
                 tasks = [
                     UnitTask(
                         phase=p.phase,

@@ -52,7 +52,12 @@ class InputConfig:
         help="Other fields: 'meta' folds them into the meta JSON column; 'keep' (Parquet inputs, e.g. scored "
         "output of an earlier run) keeps them as typed columns.",
     )
-    partition_mb: float = option(64.0, help="Split plain inputs into units of about this size.", min=1e-6)
+    partition_mb: float = option(
+        64.0,
+        help="Split plain inputs into units of at most this size (smaller on several workers: about "
+        "three units per worker, not under 1 MB).",
+        min=1e-6,
+    )
     batch_rows: int = option(2000, help="Documents per in-memory batch (bounds memory per worker).", min=1)
     batch_mb: float = option(
         32.0,

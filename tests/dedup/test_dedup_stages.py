@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from curate.pipeline.spec import pipeline_from_mapping
 from curate.runs.summary import run_status
 from curate.runs.workspace import Workspace
 from curate.stages.base import Stage, register
-from tests.conftest import write_jsonl
+from tests.conftest import started_engine, unit_pids, worker_pids, write_jsonl
 from tests.dedup.test_minhash import union_find
 
 WORDS = (
@@ -79,6 +80,7 @@ def run(
     ws: str = "ws",
     files: int = 1,
     logs: list | None = None,
+    engine: Engine | None = None,
 ):
     root = tmp_path / name
     for k in range(files):
@@ -88,7 +90,8 @@ def run(
     )
     workspace = Workspace(tmp_path / ws)
     log = logs.append if logs is not None else (lambda m: None)
-    result = Runner(pipeline, workspace, Engine(workers=workers, progress=False), log=log).run()
+    engine = engine or Engine(workers=workers, progress=False)
+    result = Runner(pipeline, workspace, engine, log=log).run()
     return result, workspace
 
 
@@ -180,7 +183,11 @@ def test_a_three_partition_cluster_run_equals_brute_force_on_one_frame(tmp_path)
     for _ in range(4):  # a chain of drifting copies: transitivity matters
         chain.append(edit(chain[-1], rng, 2))
     records += [{"id": f"chain-{i}", "text": " ".join(w)} for i, w in enumerate(chain)]
-    result, _ = run(tmp_path, records, [{"stage": "minhash_dedup"}], workers=2, files=3)
+    with started_engine(2) as engine:  # up before the run: every task goes to a worker
+        workers = worker_pids(engine)
+        result, _ = run(tmp_path, records, [{"stage": "minhash_dedup"}], files=3, engine=engine)
+    ran = unit_pids(result.run_dir)
+    assert ran and ran <= workers and os.getpid() not in ran, (ran, workers)
     removed = set(frame(result.run_dir / "removed")["id"])
     assert removed == brute_force_removed(records)
     assert {"chain-1", "chain-2"} <= removed

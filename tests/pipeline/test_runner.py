@@ -26,7 +26,7 @@ from curate.runs.workspace import Workspace
 from curate.stages.base import Stage, register
 from curate.stages.length import LengthFilter, LengthParams
 from curate.stages.normalize import NormalizeParams, UnicodeNormalize
-from tests.conftest import PROSE, write_jsonl
+from tests.conftest import PROSE, started_engine, unit_pids, worker_pids, write_jsonl
 
 
 @dataclass
@@ -106,10 +106,22 @@ def reference_output(root: Path) -> pd.DataFrame:
     return df.sort_values("id").reset_index(drop=True)
 
 
-def test_a_local_cluster_run_equals_the_stages_on_one_pandas_frame(tmp_path):
+@pytest.mark.parametrize("where", ["local cluster", "dask scheduler"])
+def test_a_cluster_run_equals_the_stages_on_one_pandas_frame(tmp_path, request, where):
+    """On a local cluster that is up before the run, and on a real `dask scheduler` with two `dask worker`
+    processes: every unit ran in a worker process (by pid), and the output equals pandas in one frame."""
     root = corpus(tmp_path)
     ws = Workspace(tmp_path / "ws")
-    result = Runner(make_pipeline(root), ws, Engine(workers=2, progress=False), log=lambda m: None).run()
+    if where == "local cluster":
+        engine = started_engine(2)
+    else:
+        engine = Engine(scheduler=request.getfixturevalue("dask_scheduler"), progress=False).start()
+    with engine:
+        workers = worker_pids(engine)
+        result = Runner(make_pipeline(root, partition_mb=0.001), ws, engine, log=lambda m: None).run()
+    ran = unit_pids(result.run_dir)
+    assert ran and ran <= workers and os.getpid() not in ran, (ran, workers)
+    assert len(ran) == 2  # both workers took units
     got = output_frame(result.run_dir).sort_values("id").reset_index(drop=True)
     assert_eq(got, reference_output(root), check_dtype=False)
     assert got["text"].str.contains("\r").sum() == 0
@@ -291,3 +303,57 @@ def test_a_ledger_session_is_one_connection_and_one_transaction(tmp_path):
     assert ledger.run_row("r2") is None  # rolled back whole: no half-written books
     with ledger.session(read_only=True):
         assert [r["run_id"] for r in ledger.runs()] == ["r1"]
+
+
+def test_one_file_under_partition_mb_is_cut_into_units_for_every_worker(tmp_path):
+    """Issue: one 58 MB file ran as one task on one of two workers. Now a single file under partition_mb
+    on a two-worker engine is planned as several units, and the run decides exactly as a one-unit plan."""
+    import random
+
+    from tests.dedup.test_dedup_stages import edit, prose
+
+    rng = random.Random(3)
+    records = []
+    for i in range(1800):
+        words = prose(rng, 200)
+        records.append({"text": " ".join(words)})
+        if i % 7 == 0:
+            records.append({"text": " ".join(words)})  # an exact copy
+        if i % 5 == 0:
+            records.append({"text": " ".join(edit(words, rng, 2))})  # a near copy
+    write_jsonl(tmp_path / "data" / "crawl.jsonl", records)
+    size = (tmp_path / "data" / "crawl.jsonl").stat().st_size
+    assert 2 << 20 < size < 64 << 20  # under partition_mb (64), over two minimum units
+
+    logs: list[str] = []
+
+    def dedup_run(ws: str, engine: Engine):
+        pipeline = pipeline_from_mapping(
+            {
+                "name": "one-file",
+                "input": {"paths": [str(tmp_path / "data")]},
+                "stages": [{"stage": "exact_dedup"}, {"stage": "minhash_dedup"}],
+            }
+        )
+        with engine:
+            result = Runner(pipeline, Workspace(tmp_path / ws), engine, log=logs.append).run()
+        plan = json.loads((result.run_dir / "manifest.json").read_text())["plan"]
+        removed = pd.concat(
+            pq.read_table(p).to_pandas() for p in (result.run_dir / "removed").glob("*.parquet")
+        )
+        outcome = {
+            "kept": sorted(output_frame(result.run_dir)["id"]),
+            "removed": sorted(zip(removed["id"], removed["reason"], removed["duplicate_of"])),
+            "counts": result.counts,
+        }
+        return plan, outcome, unit_pids(result.run_dir)
+
+    one_plan, one, _ = dedup_run("ws-one", Engine(workers=0, progress=False))
+    assert one_plan["units"] == 1
+    plan, split, ran = dedup_run("ws-split", started_engine(2))
+    assert plan["workers"] == 2 and plan["units"] >= 3 and plan["unit_bytes"] < size
+    assert os.getpid() not in ran and len(ran) == 2  # both workers read
+    first = [m for m in logs if m.startswith("curate: run ")]
+    assert "in 1 units for 1 workers" in first[0] and f"in {plan['units']} units for 2 workers" in first[1]
+    assert split == one  # same ids, same decisions, same counts
+    assert len(split["removed"]) > 300
