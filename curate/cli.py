@@ -447,6 +447,14 @@ def gc(workspace, keep, dry_run, drop_lineages, as_json):
     "--rows", type=click.IntRange(min=1), help="Rows per band (with --bands), e.g. --bands 14 --rows 8."
 )
 @click.option("--no-verify", is_flag=True, help="Trust LSH candidates without checking their exact Jaccard.")
+@click.option(
+    "--cluster",
+    type=click.Choice(["components", "star"]),
+    default="components",
+    show_default=True,
+    help="components: a chain A~B~C removes C for resembling B; star: a document goes only when it is "
+    "near its cluster's kept document (needs verification).",
+)
 @click.option("--no-exact", is_flag=True, help="Skip the exact (content hash) pass.")
 @click.option(
     "--incremental/--no-incremental",
@@ -468,6 +476,7 @@ def dedup(
     bands,
     rows,
     no_verify,
+    cluster,
     no_exact,
     incremental,
     text_key,
@@ -480,9 +489,10 @@ def dedup(
     """Remove exact and near-duplicate documents from INPUT (files, folders or globs).
 
     Runs pipelines/dedup.yaml: exact dedup by content hash, then MinHash LSH near dedup with exact-Jaccard
-    verification and connected components. Prints documents in, duplicates removed, clusters, the LSH
-    S-curve and the time per phase. Run it again on a new batch with the same OUTPUT to deduplicate the
-    batch against what earlier runs kept.
+    verification and connected components (`--cluster star`: a document is removed only when it is near
+    its cluster's kept document). Prints documents in, duplicates removed, clusters, the LSH S-curve and
+    the time per phase. Run it again on a new batch with the same OUTPUT to deduplicate the batch against
+    what earlier runs kept.
 
     \b
     Example:
@@ -492,6 +502,8 @@ def dedup(
 
     if (bands is None) != (rows is None):
         raise click.UsageError("give --bands and --rows together, or neither")
+    if cluster == "star" and no_verify:
+        raise click.UsageError("--cluster star checks documents by exact Jaccard; drop --no-verify")
 
     def edit(data: dict) -> None:
         data["input"].update(paths=list(inputs), text_key=text_key, id_key=id_key)
@@ -506,6 +518,7 @@ def dedup(
             bands=bands,
             rows=rows,
             verify=not no_verify,
+            cluster=cluster,
             incremental=incremental,
         )
 

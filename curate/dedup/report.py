@@ -27,6 +27,12 @@ def render_dedup_summary(status: dict[str, Any]) -> str:
             f"  pairs                  {near['candidate_pairs']:,} candidates, "
             f"{near['verified_pairs']:,} verified",
         ]
+        if near.get("cluster_mode") == "star":
+            lines.append(
+                f"  stars                  {near['kept_by_star']:,} of the {near['removed_by_components']:,} "
+                "documents components would remove are kept (not near their cluster's kept document); "
+                f"{near['star_rounds']} rounds"
+            )
         seconds = near["seconds"]
         lines.append("  seconds (near)         " + ", ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
     if exact:
