@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from curate.runs.sources import render_sources
+
 
 def render_dedup_summary(status: dict[str, Any]) -> str:
     c = status["counts"]
@@ -43,5 +45,6 @@ def render_dedup_summary(status: dict[str, Any]) -> str:
         lines.append(
             f"  WARNING giant cluster  {size:,} documents kept as {keeper!r}: likely a template over-merge"
         )
+    lines += render_sources(status.get("sources"))
     lines.append(f"  output                 {status['output']['dir']}")
     return "\n".join(lines)
