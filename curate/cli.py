@@ -427,7 +427,7 @@ def gc(workspace, keep, dry_run, drop_lineages, as_json):
         state/) and reads its text; this covers the latest run and every lineage's last finished run.
     Removed:
       - older finished runs' intermediate files (work/, markers/);
-      - older runs that never finished (failed, interrupted, unbalanced), whole, with their incremental
+      - older runs that never finished (failed, interrupted, unbalanced, held), whole, with their incremental
         index entries, and run folders the ledger never recorded;
       - with --drop-lineage, every run of that lineage (never the latest run's lineage).
 
