@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from curate import __version__, interrupts
-from curate.errors import CurateError, DriftExceeded
+from curate.errors import CurateError, DriftExceeded, SourceLossExceeded
 
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
 EXIT_TERMINATED = 143  # SIGTERM (a scheduler or systemd stopping the run): 128 + 15
@@ -78,7 +78,8 @@ def main():
     Exit codes: 0 success (also a run with nothing new to do); 1 the run failed; 2 a user mistake (bad
     option, missing file, invalid config); 3 the books do not balance (a bug); 4 a trained classifier is
     weak (train-classifier); 5 the run finished but drifted beyond a limit of the config's `drift:`
-    section; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+    section; 6 the run was held before publishing: a source lost more than --max-source-loss of its
+    documents; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 
     \b
     Example:
@@ -114,6 +115,21 @@ def _engine_options(f):
         help="Local Dask worker processes (0: run in this process). Default: the config's.",
     )(f)
     return f
+
+
+def _max_source_loss_option(f):
+    return click.option(
+        "--max-source-loss",
+        type=click.FloatRange(0, 1),
+        metavar="SHARE",
+        help="Hold the run before it publishes (exit 6) when stages removed more than this share of a "
+        "source's documents (sources.max_loss; a source: sources.key, else the top input file or folder).",
+    )(f)
+
+
+def _with_max_source_loss(data: dict, share: float | None) -> None:
+    if share is not None:
+        data.setdefault("sources", {})["max_loss"] = share
 
 
 def _make_engine(engine_cfg, workers: int | None, scheduler: str | None, quiet: bool = False):
@@ -186,10 +202,13 @@ def _echo_status(status: dict, as_json: bool) -> None:
 )
 @_engine_options
 @click.option("--resume", metavar="RUN_ID", help="Continue an unfinished run ('last': the latest one).")
+@_max_source_loss_option
 @click.option("--dry-run", is_flag=True, help="Validate the config, print it resolved, and stop.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_run, as_json, quiet):
+def run(
+    config, workspace, inputs, overrides, workers, scheduler, resume, max_source_loss, dry_run, as_json, quiet
+):
     """Run the pipeline CONFIG (a YAML file) and write its outputs into a new run of the workspace.
 
     Every input record ends as kept (output/), removed with a reason (removed/) or quarantined as bad input
@@ -201,6 +220,10 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
     published. With nothing new it starts no run, prints one line and exits 0. Exit 5: the run finished
     but drifted beyond a limit of the config's `drift:` section.
 
+    Every run keeps its books per source too (`curate status`). Exit 6: with --max-source-loss (or
+    sources.max_loss), a source lost more than that share of its documents, and the run was held before
+    publishing anything; `--resume RUN_ID --max-source-loss 1` publishes it as it is.
+
     \b
     Example:
       curate run pipelines/web.yaml --workspace ws --input 'data/*.jsonl.gz' --set stages.1.min_words=50
@@ -209,6 +232,8 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
     from curate.pipeline.spec import dump_yaml, load_pipeline
     from curate.runs.workspace import Workspace
 
+    if max_source_loss is not None:
+        overrides = [*overrides, f"sources.max_loss={max_source_loss}"]
     pipeline = load_pipeline(config, list(overrides), list(inputs))
     engine = _make_engine(pipeline.config.engine, workers, scheduler, quiet)
     if dry_run:
@@ -216,7 +241,12 @@ def run(config, workspace, inputs, overrides, workers, scheduler, resume, dry_ru
         click.echo(_plan_line(pipeline, engine))
         return
     ws = Workspace(workspace)
-    result = Runner(pipeline, ws, engine, config_path=str(config)).run(resume=resume)
+    try:
+        result = Runner(pipeline, ws, engine, config_path=str(config)).run(resume=resume)
+    except SourceLossExceeded as held:
+        if as_json:
+            _print_result(ws, held.run_id, True)
+        raise
     _report_run(ws, result, as_json)
 
 
@@ -329,7 +359,8 @@ def status(workspace, run_id, as_json):
     """Show the state and the books of the latest run (or --run RUN_ID).
 
     The JSON form has run_id, state, counts {input, kept, removed {reason: n}, quarantined {reason: n}},
-    balanced, removed_by_stage, stages (docs in/out, seconds) and output (folder, shards, bytes).
+    balanced, removed_by_stage, stages (docs in/out, seconds), output (folder, shards, bytes) and sources
+    (the books per source: input, kept, removed and quarantined by reason, loss; flagged and exceeded).
 
     \b
     Example:
@@ -396,7 +427,7 @@ def gc(workspace, keep, dry_run, drop_lineages, as_json):
         state/) and reads its text; this covers the latest run and every lineage's last finished run.
     Removed:
       - older finished runs' intermediate files (work/, markers/);
-      - older runs that never finished (failed, interrupted, unbalanced), whole, with their incremental
+      - older runs that never finished (failed, interrupted, unbalanced, held), whole, with their incremental
         index entries, and run folders the ledger never recorded;
       - with --drop-lineage, every run of that lineage (never the latest run's lineage).
 
@@ -447,6 +478,14 @@ def gc(workspace, keep, dry_run, drop_lineages, as_json):
     "--rows", type=click.IntRange(min=1), help="Rows per band (with --bands), e.g. --bands 14 --rows 8."
 )
 @click.option("--no-verify", is_flag=True, help="Trust LSH candidates without checking their exact Jaccard.")
+@click.option(
+    "--cluster",
+    type=click.Choice(["components", "star"]),
+    default="components",
+    show_default=True,
+    help="components: a chain A~B~C removes C for resembling B; star: a document goes only when it is "
+    "near its cluster's kept document (needs verification).",
+)
 @click.option("--no-exact", is_flag=True, help="Skip the exact (content hash) pass.")
 @click.option(
     "--incremental/--no-incremental",
@@ -456,6 +495,8 @@ def gc(workspace, keep, dry_run, drop_lineages, as_json):
 )
 @click.option("--text-key", default="text", show_default=True, help="Field or column holding the text.")
 @click.option("--id-key", help="Field holding unique ids (default: derived from file and offset).")
+@click.option("--source-key", help="Field naming each record's source, for the per-source books.")
+@_max_source_loss_option
 @_engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
@@ -468,10 +509,13 @@ def dedup(
     bands,
     rows,
     no_verify,
+    cluster,
     no_exact,
     incremental,
     text_key,
     id_key,
+    source_key,
+    max_source_loss,
     workers,
     scheduler,
     as_json,
@@ -480,9 +524,11 @@ def dedup(
     """Remove exact and near-duplicate documents from INPUT (files, folders or globs).
 
     Runs pipelines/dedup.yaml: exact dedup by content hash, then MinHash LSH near dedup with exact-Jaccard
-    verification and connected components. Prints documents in, duplicates removed, clusters, the LSH
-    S-curve and the time per phase. Run it again on a new batch with the same OUTPUT to deduplicate the
-    batch against what earlier runs kept.
+    verification and connected components (`--cluster star`: a document is removed only when it is near
+    its cluster's kept document). Prints documents in, duplicates removed, clusters, the LSH S-curve and
+    the time per phase. Run it again on a new batch with the same OUTPUT to deduplicate the batch against
+    what earlier runs kept. With --max-source-loss, a source (--source-key, else the top input file or
+    folder) that loses more than that share holds the run before it publishes (exit 6).
 
     \b
     Example:
@@ -492,9 +538,14 @@ def dedup(
 
     if (bands is None) != (rows is None):
         raise click.UsageError("give --bands and --rows together, or neither")
+    if cluster == "star" and no_verify:
+        raise click.UsageError("--cluster star checks documents by exact Jaccard; drop --no-verify")
 
     def edit(data: dict) -> None:
         data["input"].update(paths=list(inputs), text_key=text_key, id_key=id_key)
+        if source_key:
+            data.setdefault("sources", {})["key"] = source_key
+        _with_max_source_loss(data, max_source_loss)
         if no_exact:
             data["stages"] = [s for s in data["stages"] if s["stage"] != "exact_dedup"]
         else:
@@ -506,6 +557,7 @@ def dedup(
             bands=bands,
             rows=rows,
             verify=not no_verify,
+            cluster=cluster,
             incremental=incremental,
         )
 
@@ -606,6 +658,7 @@ def score(
 @click.option("--languages", help="Keep only these languages, comma separated ('any': no language rule).")
 @click.option("--min-language-score", type=click.FloatRange(0, 1), help="Minimum language ID probability.")
 @click.option("--min-quality", type=click.FloatRange(0, 1), help="Minimum quality_score.")
+@_max_source_loss_option
 @_engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run's status as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
@@ -619,6 +672,7 @@ def filter_(
     languages,
     min_language_score,
     min_quality,
+    max_source_loss,
     workers,
     scheduler,
     as_json,
@@ -662,6 +716,7 @@ def filter_(
 
     def edit(data: dict) -> None:
         data["input"]["paths"] = list(inputs)
+        _with_max_source_loss(data, max_source_loss)
         _stage_entry(data, "quality_filter").update(overrides)
 
     status = _run_shipped("filter", edit, workspace, workers, scheduler, quiet)

@@ -12,6 +12,8 @@ Exit codes (documented in the README):
      (`curate train-classifier`; nothing is written unless --allow-weak)
   5  the run finished and published its outputs, but its data drifted beyond a limit of the config's
      `drift:` section (see `curate status --json`, "drift"): a scheduler should have someone look
+  6  the run was held before publishing: a source lost more than `--max-source-loss` (`sources.max_loss`)
+     of its documents (see `curate status --json`, "sources"); nothing was published
   130  interrupted (Ctrl-C); 143  terminated (SIGTERM): see `curate.cli`
 """
 
@@ -69,3 +71,14 @@ class DriftExceeded(CurateError):
     The run's outputs are published; the exit code tells a scheduler to have someone look."""
 
     exit_code = 5
+
+
+class SourceLossExceeded(CurateError):
+    """A source lost more than `sources.max_loss` of its documents (often a template over-merge in near
+    dedup): the run did its work but was held before publishing anything (curate.runs.sources)."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, run_id: str):
+        super().__init__(message)
+        self.run_id = run_id

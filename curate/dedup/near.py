@@ -9,10 +9,13 @@ Phases (each timed, and reported in the run's metrics):
    a star around its first document and a chain through the rest, so no bucket explodes quadratically.
 3. verify (engine + DuckDB): the exact Jaccard of the candidates' 64-bit shingle sets; pairs below the
    threshold are dropped, so banding false positives never remove a document. `verify: false` skips it.
-4. components (DuckDB): connected components over the verified pairs (see `components.py`).
+4. components (DuckDB): connected components over the verified pairs (see `components.py`); with
+   `cluster: star`, each component is then split into stars around kept documents (see `star.py`).
 5. decisions: per cluster keep one document — one published by an earlier run (incremental), else the
    highest score if a score column exists, else the smallest id — and remove the others with reason
    `near_duplicate`. Every document gets `dup_cluster_id` (the kept id) and `dup_cluster_size`.
+   Components remove every other member of a component, however long the chain that joined it; stars
+   remove only members whose own Jaccard with the kept document reaches the threshold.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from curate.dedup.common import (
 from curate.dedup.components import connected_components
 from curate.dedup.minhash import MinHasher
 from curate.dedup.shingles import ShingleSpec, shingle_hashes
+from curate.dedup.star import star_clusters
 from curate.schema import with_column
 from curate.stages.base import Stage, register
 from curate.stages.context import FinishedRun, GlobalContext
@@ -76,6 +80,13 @@ class NearParams:
     verify: bool = option(True, help="Check candidate pairs by exact Jaccard before removing anything.")
     max_bucket_pairs: int = option(100, help="Buckets larger than this give star + chain pairs only.", min=2)
     score_column: str | None = option("quality_score", help="Keep the highest-scoring document of a cluster.")
+    cluster: Literal["components", "star"] = option(
+        "components",
+        help="components: remove every member of a connected component of verified pairs but the kept "
+        "one (a chain A~B~C removes C though C is far from A); star: remove a member only if its own "
+        "Jaccard with the kept document reaches the threshold, and cluster the others again among "
+        "themselves (needs verify).",
+    )
     giant_cluster: int = option(1000, help="Warn about clusters with at least this many documents.", min=2)
     incremental: bool = option(
         True,
@@ -94,6 +105,11 @@ class NearParams:
             raise ValueError(
                 f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}; "
                 "raise num_perm or lower bands/rows."
+            )
+        if self.cluster == "star" and not self.verify:
+            raise ValueError(
+                "cluster: star checks each member against its cluster's kept document by exact Jaccard; "
+                "set verify: true, or use cluster: components."
             )
         if self.hash == "sha1" and self.shingle_unit == "char":
             raise ValueError(
@@ -243,7 +259,10 @@ class MinHashDedup(Stage):
     kind = "global"
     Params = NearParams
     reads = ("id", "text")
-    summary = "Near-duplicate removal: MinHash LSH, exact-Jaccard verification, connected components."
+    summary = (
+        "Near-duplicate removal: MinHash LSH, exact-Jaccard verification, connected components (or stars "
+        "around the kept documents)."
+    )
     worker_memory = 60 << 20  # powers of B and a 1M-character chunk's prefix sums (shingles.py), measured
 
     def adds(self) -> dict[str, pa.DataType]:
@@ -293,10 +312,11 @@ class MinHashDedup(Stage):
 
         t = time.monotonic()
         rounds = connected_components(con, "edges", "cc")
+        star = self._stars(con, score) if p.cluster == "star" else {}
         timings["components"] = time.monotonic() - t
 
         t = time.monotonic()
-        folder, stats = self._decide(con, ctx, score)
+        folder, stats = self._decide(con, ctx, score, "star" if star else "cc")
         timings["decisions"] = time.monotonic() - t
         con.close()
 
@@ -314,6 +334,8 @@ class MinHashDedup(Stage):
                 "verified_pairs": verified,
                 "pairs_verified_by_signature": fallback,
                 "component_rounds": rounds,
+                "cluster_mode": p.cluster,
+                **star,
                 "earlier_runs_indexed": len(old_runs),
                 **stats,
                 "seconds": {k: round(v, 3) for k, v in timings.items()},
@@ -459,22 +481,69 @@ class MinHashDedup(Stage):
             [db.exact_paths(db.parquet_files(folder))],
         )
         con.execute("CREATE TABLE sizes AS SELECT doc, count(*) AS n FROM sets GROUP BY doc")
-        con.execute("""
-            CREATE TABLE scored AS
-            SELECT i.a, i.b, i.inter, sa.n AS na, sb.n AS nb FROM (
-                SELECT p.a, p.b, count(*) AS inter
-                FROM pairs p JOIN sets ea ON ea.doc = p.a JOIN sets eb ON eb.doc = p.b AND eb.h = ea.h
-                GROUP BY p.a, p.b) i
-            JOIN sizes sa ON sa.doc = i.a JOIN sizes sb ON sb.doc = i.b""")
-        con.execute(
-            """
-            INSERT INTO edges SELECT a, b, inter / (na + nb - inter) FROM scored
-            WHERE inter >= ?::DECIMAL(18, 9) * (na + nb - inter)""",  # exact, as the literal 0.8 was
-            [float(p.threshold)],
-        )
+        self._insert_near(con, "pairs", "edges")
         if fallback:
-            self._signature_edges(con)
+            self._signature_edges(con, "pairs", "edges")
         return con.execute("SELECT count(*) FROM edges").fetchone()[0], fallback
+
+    def _insert_near(self, con, pairs: str, out: str) -> None:
+        """Insert into `out(a, b, jaccard)` the pairs of `pairs(a, b)` whose exact Jaccard of shingle sets
+        (tables `sets`, `sizes`) reaches the threshold: the one verification, for candidates and stars."""
+        con.execute(
+            f"""
+            INSERT INTO {out} SELECT a, b, inter / (na + nb - inter) FROM (
+                SELECT i.a, i.b, i.inter, sa.n AS na, sb.n AS nb FROM (
+                    SELECT p.a, p.b, count(*) AS inter
+                    FROM {pairs} p JOIN sets ea ON ea.doc = p.a JOIN sets eb ON eb.doc = p.b AND eb.h = ea.h
+                    GROUP BY p.a, p.b) i
+                JOIN sizes sa ON sa.doc = i.a JOIN sizes sb ON sb.doc = i.b)
+            WHERE inter >= ?::DECIMAL(18, 9) * (na + nb - inter)""",  # exact, as the literal 0.8 was
+            [float(self.params.threshold)],
+        )
+
+    def _stars(self, con, score: str | None) -> dict:
+        """`cluster: star`: split the components `cc` into stars around kept documents (table `star`);
+        the numbers for the metrics, with how many documents components would have removed."""
+        old = "UNION ALL SELECT doc, id, score, is_old FROM old_docs" if _has_table(con, "old_docs") else ""
+        con.execute(f"CREATE TABLE star_docs AS SELECT doc, id, score, is_old FROM sig {old}")
+
+        def near(pairs: str, out: str) -> None:
+            self._near_to_keeper(con, pairs, out)
+
+        found = star_clusters(con, "cc", "edges", "star_docs", keeper_order(score), near, "star")
+        by_components = con.execute(f"""
+            SELECT count(*) FILTER (WHERE NOT is_old AND {_REMOVED}) FROM (
+                SELECT d.id, d.is_old,
+                       first(d.id ORDER BY {keeper_order(score)}) OVER (PARTITION BY c.root) AS keeper,
+                       first(d.is_old ORDER BY {keeper_order(score)}) OVER (PARTITION BY c.root) AS keeper_old
+                FROM cc c JOIN star_docs d ON d.doc = c.node)""").fetchone()[0]
+        by_star = con.execute("""
+            SELECT count(*) FROM star s JOIN star_docs d ON d.doc = s.node
+            JOIN star_docs k ON k.doc = s.root
+            WHERE NOT d.is_old AND (d.id <> k.id OR k.is_old)""").fetchone()[0]
+        return {
+            "star_rounds": found["rounds"],
+            "star_left_unverified": found["left_unverified"],
+            "removed_by_components": by_components,
+            "kept_by_star": by_components - by_star,  # members components would remove, not near a keeper
+        }
+
+    def _near_to_keeper(self, con, pairs: str, out: str) -> None:
+        """`out(a, b)`: the (member, keeper) pairs of `pairs` that are near: a verified edge already, or
+        an exact Jaccard that reaches the threshold (the estimate from signatures for an earlier run's
+        document whose text is gone, as in verification)."""
+        con.execute(f"""
+            CREATE OR REPLACE TABLE {out} AS SELECT p.a, p.b FROM {pairs} p
+            SEMI JOIN edges e ON e.a = least(p.a, p.b) AND e.b = greatest(p.a, p.b)""")
+        con.execute(
+            f"CREATE OR REPLACE TABLE _st_unknown AS SELECT a, b FROM {pairs} ANTI JOIN {out} USING (a)"
+        )
+        con.execute("CREATE OR REPLACE TABLE _st_scored (a BIGINT, b BIGINT, jaccard DOUBLE)")
+        self._insert_near(con, "_st_unknown", "_st_scored")
+        if _has_table(con, "old_without_text"):
+            self._signature_edges(con, "_st_unknown", "_st_scored")
+        con.execute(f"INSERT INTO {out} SELECT a, b FROM _st_scored")
+        con.execute("DROP TABLE _st_unknown; DROP TABLE _st_scored")
 
     def _old_shingle_sets(self, con, ctx: GlobalContext, folder: Path) -> int:
         """Shingle sets of earlier runs' documents in candidate pairs, from those runs' outputs.
@@ -510,20 +579,25 @@ class MinHashDedup(Stage):
             "SELECT count(*) FROM pairs WHERE b IN (SELECT doc FROM old_without_text)"
         ).fetchone()[0]
 
-    def _signature_edges(self, con) -> None:
-        """Pairs with an earlier document whose text is gone: judged by the estimated Jaccard."""
-        pairs = con.execute("""
-            SELECT p.a, p.b, sa.signature, so.signature FROM pairs p JOIN sig sa ON sa.doc = p.a
-            JOIN old_docs so ON so.doc = p.b WHERE p.b IN (SELECT doc FROM old_without_text)""").fetchall()
+    def _signature_edges(self, con, pairs: str, out: str) -> None:
+        """Pairs of `pairs` with an earlier document whose text is gone: judged by the Jaccard estimated
+        from the signatures, inserted into `out(a, b, jaccard)` when it reaches the threshold."""
+        rows = con.execute(f"""
+            WITH signatures AS (SELECT doc, signature FROM sig UNION ALL SELECT doc, signature FROM old_docs)
+            SELECT p.a, p.b, sa.signature, sb.signature FROM {pairs} p
+            JOIN signatures sa ON sa.doc = p.a JOIN signatures sb ON sb.doc = p.b
+            WHERE p.a IN (SELECT doc FROM old_without_text)
+               OR p.b IN (SELECT doc FROM old_without_text)""").fetchall()
         keep = []
-        for a, b, sa, so in pairs:
-            est = float(np.mean(np.frombuffer(sa, np.uint32) == np.frombuffer(so, np.uint32)))
+        for a, b, sa, sb in rows:
+            est = float(np.mean(np.frombuffer(sa, np.uint32) == np.frombuffer(sb, np.uint32)))
             if est >= self.params.threshold:
                 keep.append([a, b, est])
         if keep:
-            con.executemany("INSERT INTO edges VALUES (?, ?, ?)", keep)
+            con.executemany(f"INSERT INTO {out} VALUES (?, ?, ?)", keep)
 
-    def _decide(self, con, ctx: GlobalContext, score: str | None) -> tuple[Path, dict]:
+    def _decide(self, con, ctx: GlobalContext, score: str | None, groups: str) -> tuple[Path, dict]:
+        """Keep one document per group of `groups(node, root)` (components or stars), remove the rest."""
         p = self.params
         old = "UNION ALL SELECT doc, id, score, is_old FROM old_docs" if _has_table(con, "old_docs") else ""
         con.execute(f"""
@@ -532,7 +606,7 @@ class MinHashDedup(Stage):
                    first(d.id ORDER BY {keeper_order(score)}) OVER (PARTITION BY c.root) AS keeper,
                    first(d.is_old ORDER BY {keeper_order(score)}) OVER (PARTITION BY c.root) AS keeper_old,
                    count(*) OVER (PARTITION BY c.root) AS size
-            FROM cc c JOIN (SELECT doc, id, score, is_old FROM sig {old}) d ON d.doc = c.node""")
+            FROM {groups} c JOIN (SELECT doc, id, score, is_old FROM sig {old}) d ON d.doc = c.node""")
         folder = ctx.workdir / "decisions"
         con.execute(
             f"""

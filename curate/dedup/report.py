@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from curate.runs.sources import render_sources
+
 
 def render_dedup_summary(status: dict[str, Any]) -> str:
     c = status["counts"]
@@ -27,6 +29,12 @@ def render_dedup_summary(status: dict[str, Any]) -> str:
             f"  pairs                  {near['candidate_pairs']:,} candidates, "
             f"{near['verified_pairs']:,} verified",
         ]
+        if near.get("cluster_mode") == "star":
+            lines.append(
+                f"  stars                  {near['kept_by_star']:,} of the {near['removed_by_components']:,} "
+                "documents components would remove are kept (not near their cluster's kept document); "
+                f"{near['star_rounds']} rounds"
+            )
         seconds = near["seconds"]
         lines.append("  seconds (near)         " + ", ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
     if exact:
@@ -37,5 +45,6 @@ def render_dedup_summary(status: dict[str, Any]) -> str:
         lines.append(
             f"  WARNING giant cluster  {size:,} documents kept as {keeper!r}: likely a template over-merge"
         )
+    lines += render_sources(status.get("sources"))
     lines.append(f"  output                 {status['output']['dir']}")
     return "\n".join(lines)

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from curate import __version__, interrupts
 from curate.engine import Engine, TaskFailed, WorkerLost, format_mib
-from curate.errors import BooksUnbalanced, RunFailed, UserError
+from curate.errors import BooksUnbalanced, RunFailed, SourceLossExceeded, UserError
 from curate.io.discover import UNITS_PER_WORKER, InputUnit, discover, plan_units, unit_bytes_for, unsplittable
 from curate.io.readers import ReadOptions
 from curate.io.writers import write_json_atomic
@@ -46,6 +46,13 @@ from curate.runs.ledger import Ledger
 from curate.runs.lineage import InputSelection, lineage_of, select_inputs
 from curate.runs.manifest import build_manifest, describe_inputs
 from curate.runs.recovery import recover
+from curate.runs.sources import (
+    SourceCheck,
+    check_sources,
+    comparable,
+    describe_loss,
+    record_sources,
+)
 from curate.runs.workspace import RunPaths, Workspace
 from curate.schema import DOC_SCHEMA, REMOVAL_COLUMNS
 from curate.stages.base import Stage
@@ -193,6 +200,7 @@ class Runner:
                 self.engine.close_soon()  # the workers stop while the books are checked and recorded
                 counts = self._tally(reports)
                 balanced = self._check_books(run, counts)
+                sources = self._check_sources(run, reports, stage_rows, counts, started)  # may hold the run
                 self._commit_globals(run)
                 self._wait_for_unit_rows()
                 profile = profile_run(counts, sorted(run.output.glob("*.parquet")))
@@ -205,6 +213,7 @@ class Runner:
                         self.ledger.record_units(run_id, phase, phase_reports)
                     self.ledger.record_stages(run_id, stage_rows)
                     self.ledger.record_metrics(run_id, self.metrics)
+                    record_sources(self.ledger, run_id, sources)
                     drift = self._record_profile(run_id, profile, outputs)
                     self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
                     recorded = self.ledger.counts(run_id)
@@ -344,7 +353,8 @@ class Runner:
         """The input files the run started with (files added since are left for the next run), as they
         were; raises when the config or one of those files changed."""
         manifest = json.loads(run.manifest.read_text())
-        if pipeline_from_mapping(load_yaml(run.pipeline)).resolved() != resolved:
+        started_with = pipeline_from_mapping(load_yaml(run.pipeline)).resolved()
+        if comparable(started_with) != comparable(resolved):  # a held run may resume under other limits
             raise UserError(
                 f"the pipeline config differs from the one run {run.root.name} started with; "
                 "start a new run (drop --resume) or restore the config."
@@ -406,6 +416,7 @@ class Runner:
                 removed_dir=str(run.removed) if cfg.output.write_removed else None,
                 quarantine_dir=str(run.quarantine),
                 shard_bytes=int(cfg.output.shard_mb * MB),
+                sources=cfg.sources,
                 compression=cfg.output.compression,
                 compression_level=cfg.output.compression_level,
                 intermediate=not last,
@@ -621,6 +632,8 @@ class Runner:
             raise RunFailed(
                 f"run {run_id} failed: {err}; then continue with {resume} (details in {run.error})."
             ) from None
+        if isinstance(err, SourceLossExceeded):  # recorded `held` by _check_sources
+            return
         if isinstance(err, BooksUnbalanced):
             self._record_failure(run, "unbalanced", started, str(err), self._last_counts, False)
             return
@@ -739,6 +752,42 @@ class Runner:
                 "This is a bug in curate; please report it with the run's manifest.json."
             )
         return True
+
+    def _check_sources(
+        self,
+        run: RunPaths,
+        reports: dict[str, list[dict]],
+        stage_rows: list[dict],
+        counts: dict,
+        started: float,
+    ) -> SourceCheck:
+        """The run's books per source. A source that lost more than `sources.max_loss` holds the run
+        before anything is published: it is recorded `held` with its books, `latest`, the lineage and the
+        dedup indexes stay as they were, its files stay for `--resume`, and SourceLossExceeded is raised."""
+        check = check_sources(reports, self.pipeline.config.sources)
+        self.metrics["sources"] = check.settings()
+        for source in check.flagged:
+            self.log(f"curate: warning: source '{source}' lost {describe_loss(check.books[source])}")
+        if not check.exceeded:
+            return check
+        run_id = run.root.name
+        limit = check.cfg.max_loss
+        message = (
+            f"run {run_id} held before publishing: {check.describe_exceeded()}, above the limit {limit:g} "
+            "(--max-source-loss, sources.max_loss); nothing was published. Look at `curate status "
+            f"--workspace {self.workspace.root} --run {run_id}` (sources); then fix the cause, or rerun with "
+            "a higher --max-source-loss (with `curate run`, `--resume "
+            f"{run_id} --max-source-loss 1` publishes this run as it is, without redoing its work)."
+        )
+        self._wait_for_unit_rows()
+        with self.ledger.session():
+            for phase, phase_reports in reports.items():
+                self.ledger.record_units(run_id, phase, phase_reports)
+            self.ledger.record_stages(run_id, stage_rows)
+            self.ledger.record_metrics(run_id, self.metrics)
+            record_sources(self.ledger, run_id, check)
+            self.ledger.finish_run(run_id, "held", counts, True, time.monotonic() - started, message)
+        raise SourceLossExceeded(message, run_id)
 
     def _point_latest(self, run: RunPaths) -> None:
         self.workspace.point_latest(run.root.name)

@@ -28,6 +28,7 @@ import yaml
 from curate.config import build, option, to_dict
 from curate.errors import ConfigError
 from curate.runs.drift import DriftConfig
+from curate.runs.sources import SourcesConfig
 from curate.stages.base import Stage, stage_class
 
 
@@ -110,6 +111,10 @@ class PipelineConfig:
     drift: DriftConfig = option(
         default_factory=DriftConfig,
         help="Limits on the change from the previous run of the lineage; beyond one, exit code 5.",
+    )
+    sources: SourcesConfig = option(
+        default_factory=SourcesConfig,
+        help="Books per source: what a source is, and the loss that flags it or holds the run (exit 6).",
     )
 
 

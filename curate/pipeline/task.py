@@ -23,6 +23,7 @@ from curate.io.discover import InputUnit
 from curate.io.readers import ID_LOG_SCHEMA, ReadOptions, RepeatedIds, read_unit
 from curate.io.writers import TMP_MARK, ShardWriter, remove_unit_outputs, write_json_atomic
 from curate.pipeline.unique_ids import LOG_SCHEMA, load_repeated
+from curate.runs.sources import SourceCounter, SourcesConfig
 from curate.schema import QUARANTINE_SCHEMA, conform, with_column
 from curate.stages.base import Stage
 
@@ -67,6 +68,7 @@ class UnitTask:
     weight: int = 0  # bytes to read, for progress
     id_log_dir: str | None = None  # phase 0: log the ids read from the data here (see unique_ids)
     repeated: str | None = None  # phase 0: the unit's repeated-id copies to quarantine or re-key
+    sources: SourcesConfig | None = None  # count the unit's books per source (curate.runs.sources)
 
     @property
     def prefix(self) -> str:
@@ -184,12 +186,15 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
     stage_stats = {s.name: {"docs_in": 0, "docs_out": 0, "seconds": 0.0, "counters": {}} for s in task.stages}
     g = task.global_apply
     decisions = _load_decisions(g) if g else None
+    by_source = SourceCounter(task.sources) if task.sources else None  # input in p0, kept in the last pass
     if g:
         stage_stats = {g.stage.name: {"docs_in": 0, "docs_out": 0, "seconds": 0.0}, **stage_stats}
 
     def drop(rows: pa.Table, stage: str) -> None:
         if rows.num_rows:
             removed.setdefault(stage, Counter()).update(rows.column("reason").to_pylist())
+            if by_source:
+                by_source.count_removed(rows)
             if removed_w:
                 rows = with_column(rows, "stage", pa.array([stage] * rows.num_rows, pa.string()))
                 removed_w.write(conform(rows, task.removed_schema))
@@ -200,6 +205,8 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
         for docs, bad, ids in _batches(task, repeated):
             rss = max(rss, me.memory_info().rss)
             n_input += docs.num_rows + bad.num_rows
+            if by_source and task.unit is not None:
+                by_source.count_input(docs, bad)
             if id_log:
                 id_log.write(ids)
             if bad.num_rows:
@@ -215,6 +222,8 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
                 stats["seconds"] += time.perf_counter() - t0
             if not task.stages:  # nothing local to run: the batch stays in Arrow
                 n_kept += docs.num_rows
+                if by_source and not task.intermediate:
+                    by_source.count_kept(docs)
                 kept_w.write(conform(docs, task.kept_schema))
                 continue
             df = docs.to_pandas()
@@ -238,7 +247,10 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
                 stats["docs_out"] += len(df)
                 stats["seconds"] += time.perf_counter() - t0
             n_kept += len(df)
-            kept_w.write(to_table(df, task.kept_schema))
+            kept = to_table(df, task.kept_schema)
+            if by_source and not task.intermediate:
+                by_source.count_kept(kept)
+            kept_w.write(kept)
         shards = kept_w.close()
         if removed_w:
             removed_w.close()
@@ -262,6 +274,7 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
             "quarantined": dict(quarantined),
         },
         "stages": stage_stats,
+        "sources": by_source.books if by_source else {},
         "outputs": [s.path for s in shards],
         "repeated_ids": len(repeated),  # copies of earlier ids this unit was told to settle
         "bytes": task.weight,

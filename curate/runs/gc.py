@@ -8,8 +8,8 @@ What `curate gc` keeps and removes (its --help says the same):
   (incremental index) and reads its text to verify near duplicates, and the ledger's `files` rows say
   which inputs it read. This covers the run `latest` points to and every lineage's last finished run.
   Older finished runs lose only their intermediate files (`work/`, `markers/`);
-- older runs that never finished (failed, interrupted, unbalanced: beyond the newest `keep` they are not
-  resumed) are removed whole, with their entries in the dedup stages' incremental index;
+- older runs that never finished (failed, interrupted, unbalanced, held: beyond the newest `keep` they
+  are not resumed) are removed whole, with their entries in the dedup stages' incremental index;
 - `drop_lineages` removes every run of those lineages (not the lineage of `latest`), with their index
   entries: for a config that was changed for good;
 - run folders the ledger does not know (a run killed before it was recorded) are removed.

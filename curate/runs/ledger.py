@@ -26,6 +26,8 @@ SCHEMA_VERSION = 3
 #    run published, with checksums) and profiles (each run's profile and its drift from the previous run
 #    of its lineage). An older ledger is upgraded by the next `curate run`: the lineage of its runs is
 #    computed from their manifests (see `upgrade`).
+# (The table sources, each run's books per source (curate.runs.sources), came later; it needs no upgrade:
+#  runs recorded before it have no rows there.)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[Any]]) -> None:
@@ -64,6 +66,9 @@ CREATE TABLE IF NOT EXISTS outputs (
     run_id VARCHAR, lineage VARCHAR, path VARCHAR, rows BIGINT, bytes BIGINT, checksum VARCHAR);
 CREATE TABLE IF NOT EXISTS profiles (
     run_id VARCHAR PRIMARY KEY, lineage VARCHAR, profile VARCHAR, drift VARCHAR);
+CREATE TABLE IF NOT EXISTS sources (
+    run_id VARCHAR, source VARCHAR, input BIGINT, kept BIGINT, removed BIGINT, quarantined BIGINT,
+    removed_by_reason VARCHAR, quarantined_by_reason VARCHAR, loss DOUBLE, flagged BOOLEAN, exceeded BOOLEAN);
 """
 
 

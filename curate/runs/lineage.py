@@ -38,6 +38,7 @@ NOT_IN_LINEAGE = (
     ("output", "shard_mb"),
     ("engine",),
     ("drift",),
+    ("sources",),  # how the books are kept per source, and the losses that flag or hold a run
 )
 _WHOLE_FILE = 2 << 20  # files up to this size are fingerprinted whole (see curate.runs.manifest)
 

@@ -10,6 +10,7 @@ from curate.progress import human_bytes
 from curate.runs import lineage as lineages
 from curate.runs.ledger import Ledger
 from curate.runs.recovery import recover
+from curate.runs.sources import render_sources, sources_status
 from curate.runs.workspace import Workspace
 
 
@@ -35,6 +36,8 @@ def _status(workspace: Workspace, ledger: Ledger, run_id: str | None) -> dict[st
     by_stage = counts.pop("removed_by_stage")
     output = Path(row["run_dir"]) / "output"
     shards = sorted(output.glob("*.parquet")) if output.is_dir() else []
+    metrics = ledger.metrics(run_id)
+    sources = sources_status(ledger, run_id, metrics.pop("sources", None))
     return {
         "run_id": run_id,
         "pipeline": row["pipeline"],
@@ -52,12 +55,13 @@ def _status(workspace: Workspace, ledger: Ledger, run_id: str | None) -> dict[st
             {k: s[k] for k in ("stage", "kind", "docs_in", "docs_out", "removed", "seconds")}
             for s in ledger.table("stages", run_id)
         ],
-        "metrics": ledger.metrics(run_id),
+        "metrics": metrics,
         "run_dir": row["run_dir"],
         "output": {"dir": str(output), "shards": len(shards), "bytes": sum(p.stat().st_size for p in shards)},
         "deleted_at": _iso(row.get("deleted_at")),
         "lineage": _lineage(ledger, row.get("lineage")),
         "drift": lineages.run_drift(ledger, run_id),
+        "sources": sources,
     }
 
 
@@ -113,6 +117,7 @@ def render_status(status: dict[str, Any]) -> str:
     out = status["output"]
     lines.append(f"  output       {out['dir']}  ({out['shards']} shards, {human_bytes(out['bytes'])})")
     lines += _render_lineage(status.get("lineage"), status.get("drift"))
+    lines += render_sources(status.get("sources"))
     if status["error"]:
         lines.append(f"  error        {status['error']}")
     return "\n".join(lines)
