@@ -994,6 +994,81 @@ def worth(sweep_dir, models, eval_sets, params, tokens, compute, bootstrap, plot
         click.echo(f"plots    {folder / 'plots'} (worth-*.png)")
 
 
+@main.command(name="inspect")
+@_workspace_option
+@click.option(
+    "--run", "run_id", metavar="RUN_ID", help="Which run (default: the latest, as `curate status`)."
+)
+@click.option(
+    "--reason", metavar="REASON", help="A sample of the documents removed or quarantined for REASON."
+)
+@click.option(
+    "--cluster",
+    metavar="ID",
+    help="A duplicate cluster (its kept document's id, or any member's): the kept "
+    "document beside each removed one.",
+)
+@click.option("--id", "doc_id", metavar="ID", help="One document: its decision, reason, signals and scores.")
+@click.option("--source", metavar="SOURCE", help="The books of a source (a file or a folder) and a sample.")
+@click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True, help="Documents shown.")
+@click.option(
+    "--chars",
+    type=click.IntRange(min=40),
+    default=600,
+    show_default=True,
+    help="Characters of each text shown.",
+)
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Highlight differences in colour (default: on a terminal, unless NO_COLOR is set); without colour "
+    "they are marked [-only in the kept text-] and {+only in the removed one+}.",
+)
+def inspect_(workspace, run_id, reason, cluster, doc_id, source, limit, chars, color):
+    """Show documents of a run with their signals, scores and decision, read from the workspace.
+
+    Without a selector: the books, the removal and quarantine reasons (with an example of the failing
+    value), the largest duplicate clusters and the sources that lost the most, each with the option that
+    looks closer. --reason shows a sample of what a reason removed, with the rule's parameters and the
+    failing value; --cluster the kept member of a duplicate cluster beside each removed one, the words
+    that differ highlighted; --id one document; --source the books and a sample of one source (a file,
+    or a folder of them). Nothing is recomputed.
+
+    \b
+    Example:
+      curate inspect --workspace ws --reason too_few_words --limit 3
+      curate inspect --workspace ws --cluster 'licenses/click/LICENSE.txt'
+    """
+    import os
+    import shutil
+
+    from curate.report.inspect import Inspector
+    from curate.report.views import open_run
+
+    selectors = {"--reason": reason, "--cluster": cluster, "--id": doc_id, "--source": source}
+    chosen = [option for option, value in selectors.items() if value]
+    if len(chosen) > 1:
+        raise click.UsageError(
+            f"give at most one of --reason, --cluster, --id and --source, not {' and '.join(chosen)}"
+        )
+    if color is None:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    width = min(max(shutil.get_terminal_size((110, 24)).columns, 80), 200)
+    with open_run(workspace, run_id) as catalog:
+        inspector = Inspector(catalog, limit=limit, chars=chars, color=color, width=width)
+        if reason:
+            text = inspector.reason(reason)
+        elif cluster:
+            text = inspector.cluster(cluster)
+        elif doc_id:
+            text = inspector.document(doc_id)
+        elif source:
+            text = inspector.source(source)
+        else:
+            text = inspector.overview()
+    click.echo(text, color=color)
+
+
 @main.command(name="sql")
 @_workspace_option
 @click.argument("query")

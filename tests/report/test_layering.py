@@ -20,7 +20,7 @@ ENGINE = ("curate.engine", "dask", "distributed")
 def test_report_imports_no_stage_code_and_no_engine():
     code = (
         "import json, sys\n"
-        "import curate.report.query, curate.report.views\n"
+        "import curate.report.inspect, curate.report.query, curate.report.textdiff, curate.report.views\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     loaded = json.loads(

@@ -155,3 +155,9 @@ def test_a_workspace_path_with_a_quote_and_a_bracket(demo_ws, demo_status, tmp_p
         hostile, "SELECT (SELECT count(*) FROM kept) AS kept, (SELECT count(*) FROM lineage_kept) AS l"
     )
     assert found == {"kept": demo_status["counts"]["kept"], "l": demo_status["counts"]["kept"]}
+    result = invoke("inspect", "-w", hostile, "--reason", "too_few_words", "--limit", "1")
+    assert result.exit_code == 0, result.output
+    assert (
+        f"{demo_status['counts']['removed']['too_few_words']:,} documents removed as too_few_words"
+        in result.stdout
+    )
