@@ -1049,6 +1049,140 @@ def worth(sweep_dir, models, eval_sets, params, tokens, compute, bootstrap, plot
         click.echo(f"plots    {folder / 'plots'} (worth-*.png)")
 
 
+@main.command(name="inspect")
+@_workspace_option
+@click.option(
+    "--run", "run_id", metavar="RUN_ID", help="Which run (default: the latest, as `curate status`)."
+)
+@click.option(
+    "--reason", metavar="REASON", help="A sample of the documents removed or quarantined for REASON."
+)
+@click.option(
+    "--cluster",
+    metavar="ID",
+    help="A duplicate cluster (its kept document's id, or any member's): the kept "
+    "document beside each removed one.",
+)
+@click.option("--id", "doc_id", metavar="ID", help="One document: its decision, reason, signals and scores.")
+@click.option("--source", metavar="SOURCE", help="The books of a source (a file or a folder) and a sample.")
+@click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True, help="Documents shown.")
+@click.option(
+    "--chars",
+    type=click.IntRange(min=40),
+    default=600,
+    show_default=True,
+    help="Characters of each text shown.",
+)
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Highlight differences in colour (default: on a terminal, unless NO_COLOR is set); without colour "
+    "they are marked [-only in the kept text-] and {+only in the removed one+}.",
+)
+def inspect_(workspace, run_id, reason, cluster, doc_id, source, limit, chars, color):
+    """Show documents of a run with their signals, scores and decision, read from the workspace.
+
+    Without a selector: the books, the removal and quarantine reasons (with an example of the failing
+    value), the largest duplicate clusters and the sources that lost the most, each with the option that
+    looks closer. --reason shows a sample of what a reason removed, with the rule's parameters and the
+    failing value; --cluster the kept member of a duplicate cluster beside each removed one, the words
+    that differ highlighted; --id one document; --source the books and a sample of one source (a file,
+    or a folder of them). Nothing is recomputed.
+
+    \b
+    Example:
+      curate inspect --workspace ws --reason too_few_words --limit 3
+      curate inspect --workspace ws --cluster 'licenses/click/LICENSE.txt'
+    """
+    import os
+    import shutil
+
+    from curate.report.inspect import Inspector
+    from curate.report.views import open_run
+
+    selectors = {"--reason": reason, "--cluster": cluster, "--id": doc_id, "--source": source}
+    chosen = [option for option, value in selectors.items() if value]
+    if len(chosen) > 1:
+        raise click.UsageError(
+            f"give at most one of --reason, --cluster, --id and --source, not {' and '.join(chosen)}"
+        )
+    if color is None:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    width = min(max(shutil.get_terminal_size((110, 24)).columns, 80), 200)
+    with open_run(workspace, run_id) as catalog:
+        inspector = Inspector(catalog, limit=limit, chars=chars, color=color, width=width)
+        if reason:
+            text = inspector.reason(reason)
+        elif cluster:
+            text = inspector.cluster(cluster)
+        elif doc_id:
+            text = inspector.document(doc_id)
+        elif source:
+            text = inspector.source(source)
+        else:
+            text = inspector.overview()
+    click.echo(text, color=color)
+
+
+@main.command(name="sql")
+@_workspace_option
+@click.argument("query")
+@click.option(
+    "--run", "run_id", metavar="RUN_ID", help="Which run (default: the latest, as `curate status`)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), help="Output format [default: table]."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records (the same as --format json).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="At most this many rows (default: 100 in a table, all in CSV or JSON).",
+)
+def sql_(workspace, query, run_id, fmt, as_json, limit):
+    """Run one read-only SELECT (DuckDB SQL) over named views of a run.
+
+    \b
+    Views of the run (--run, default: the latest):
+      kept          the kept documents (output/): id, text, source, meta and the columns its stages
+                    added (signals, lang, lang_score, quality_score, dup_cluster_id, dup_cluster_size)
+      removed       the removed documents (removed/): the same, with reason, stage, detail (the
+                    failing value) and duplicate_of (the kept document's id)
+      quarantine    bad input records: id, source, offset, reason, detail, raw (bytes)
+      documents     kept and removed together, with decision ('kept' or 'removed')
+      clusters      duplicate clusters with a removed member: cluster_id (the kept document's id),
+                    size, removed, exact_duplicates, near_duplicates, keeper
+      sources       per source: input, kept, removed, quarantined, lost_share
+      lineage_kept  every document the run's lineage published up to this run
+    \b
+    From the ledger:
+      runs          every run of the workspace: run_id, pipeline, state, started_at, seconds, ...
+      counts        the run's books: kind (input, kept, removed, quarantined), stage, reason, n
+      stages        per stage: stage, kind, docs_in, docs_out, removed, seconds
+      metrics       numbers the stages reported: stage, name, value (JSON text)
+      shards        the run's units: phase, unit_id, input, status, docs_in, kept, removed, ...
+      files         the input files the run read: path, source, format, bytes, fingerprint, status
+      published     the shards the run's lineage published: run_id, path, rows, bytes, checksum
+
+    `DESCRIBE kept` lists a view's columns. Writes, COPY ... TO, ATTACH, INSTALL, LOAD, SET and every
+    statement but one SELECT are refused, and the query reads no file but the run's.
+
+    \b
+    Example:
+      curate sql --workspace ws "SELECT reason, count(*) AS n FROM removed GROUP BY reason ORDER BY n DESC"
+      curate sql -w ws "SELECT source, lost_share FROM sources ORDER BY lost_share DESC" --format csv
+    """
+    from curate.report.query import TABLE_ROWS, render, run_query
+    from curate.report.views import open_run
+
+    fmt = "json" if as_json else (fmt or "table")
+    with open_run(workspace, run_id) as catalog:
+        result = run_query(catalog, query, limit or (TABLE_ROWS if fmt == "table" else None))
+    click.echo(render(result, fmt))
+    if result.more and fmt != "table":
+        click.echo(f"curate: the first {len(result.rows):,} rows; raise --limit for more.", err=True)
+
+
 def _register_capability_commands() -> None:
     from curate.scaling.cli import fit
 

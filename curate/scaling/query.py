@@ -10,6 +10,8 @@ table through ATTACH). Two checks, both verified against DuckDB 2.0:
    (string literals ending in .parquet, .csv, .json, ... and, for a glob, the glob itself and its matches)
    and `lock_configuration = true`. DuckDB then refuses any other file: /etc/passwd, a path built by
    concatenation, `glob()`, another database. The database file given as RUNS is opened read-only.
+
+Both checks live in `curate.sql.read_only`, shared with `curate sql`.
 """
 
 from __future__ import annotations
@@ -23,54 +25,29 @@ import duckdb
 import pandas as pd
 
 from curate.errors import InputError
+from curate.sql.read_only import lock_down, refused_access, require_one_select
 
 # What a query may read: tables of runs (never a text file, a database or /etc/passwd).
 DATA_FILE = re.compile(r"\.(parquet|pq|csv|tsv|json|jsonl|ndjson)(\.gz|\.zst)?$", re.IGNORECASE)
-_REFUSED_PATH = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
 
 
 def run_read_only(database: str | Path | None, query: str) -> pd.DataFrame:
-    """The result of `query`, after the checks above; an InputError (exit 2) names what was refused."""
-    statements = duckdb.extract_statements(query)
-    _require_one_select(statements)
+    """The result of `query`, after the checks above; a UserError (exit 2) names what was refused."""
+    require_one_select(query, "--query", "write a SELECT")
     con = duckdb.connect(
         str(database) if database is not None else ":memory:", read_only=database is not None
     )
     try:
-        _lock_down(con, named_data_files(query))
+        lock_down(con, named_data_files(query))
         return con.execute(query).df()
     except duckdb.PermissionException as exc:
-        refused = _REFUSED_PATH.search(str(exc))
-        what = f"access to {refused.group(1)!r}" if refused else str(exc).splitlines()[0]
         raise InputError(
-            f"--query may read only the Parquet, CSV or JSON files it names, so DuckDB refused {what}; "
-            "name the runs table's file in FROM (the query runs read-only, without other file access)."
+            f"--query may read only the Parquet, CSV or JSON files it names, so DuckDB refused "
+            f"{refused_access(exc)}; name the runs table's file in FROM (the query runs read-only, "
+            "without other file access)."
         ) from None
     finally:
         con.close()
-
-
-def _require_one_select(statements: list) -> None:
-    kinds = [_leading_keyword(s) for s in statements]
-    if len(statements) == 1 and statements[0].type == duckdb.StatementType.SELECT:
-        return
-    if len(statements) == 1:
-        raise InputError(
-            f"--query runs one read-only SELECT, and {kinds[0]} is refused: it may not write, attach "
-            "or drop databases, load extensions or change settings; write a SELECT."
-        )
-    raise InputError(
-        f"--query runs one read-only SELECT, but this has {len(statements)} statements "
-        f"({', '.join(kinds)}), so it is refused; keep one SELECT."
-    )
-
-
-def _leading_keyword(statement) -> str:
-    """The statement's first keyword, as written (INSTALL and LOAD share DuckDB's type LOAD)."""
-    for start, kind in duckdb.tokenize(statement.query):
-        if kind == duckdb.token_type.keyword:
-            return re.match(r"\w+", statement.query[start:]).group(0).upper()
-    return statement.type.name
 
 
 def named_data_files(query: str) -> list[str]:
@@ -98,9 +75,3 @@ def _string_literals(query: str) -> list[str]:
         if len(raw) >= 2 and raw.endswith("'"):
             found.append(raw[1:-1].replace("''", "'"))
     return found
-
-
-def _lock_down(con: duckdb.DuckDBPyConnection, allowed: list[str]) -> None:
-    con.execute("SET allowed_paths = ?", [allowed])
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")  # last: the query cannot undo the two settings above
