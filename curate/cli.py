@@ -1152,7 +1152,7 @@ def sql_(workspace, query, run_id, fmt, as_json, limit):
       documents     kept and removed together, with decision ('kept' or 'removed')
       clusters      duplicate clusters with a removed member: cluster_id (the kept document's id),
                     size, removed, exact_duplicates, near_duplicates, keeper
-      sources       per source: input, kept, removed, quarantined, lost_share
+      sources       per input file: input, kept, removed, quarantined, lost_share
       lineage_kept  every document the run's lineage published up to this run
     \b
     From the ledger:
@@ -1162,6 +1162,8 @@ def sql_(workspace, query, run_id, fmt, as_json, limit):
       metrics       numbers the stages reported: stage, name, value (JSON text)
       shards        the run's units: phase, unit_id, input, status, docs_in, kept, removed, ...
       files         the input files the run read: path, source, format, bytes, fingerprint, status
+      source_books  the run's books per source as `curate status` judges them: source, input, kept,
+                    removed, quarantined, removed_by_reason, loss, flagged, exceeded
       published     the shards the run's lineage published: run_id, path, rows, bytes, checksum
 
     `DESCRIBE kept` lists a view's columns. Writes, COPY ... TO, ATTACH, INSTALL, LOAD, SET and every

@@ -37,7 +37,10 @@ VIEWS: dict[str, str] = {
     "documents": "kept and removed together, with decision ('kept' or 'removed')",
     "clusters": "one row per duplicate cluster with a removed member: cluster_id (the kept document's "
     "id), size, removed, exact_duplicates, near_duplicates, keeper (kept, removed, earlier run)",
-    "sources": "per source: input, kept, removed, quarantined, lost_share",
+    "sources": "per input file (the documents' source column): input, kept, removed, quarantined, lost_share",
+    "source_books": "the ledger's books of the run per source, as `curate status` and --max-source-loss "
+    "judge them (by sources.key or the top input folder): source, input, kept, removed, quarantined, "
+    "removed_by_reason, quarantined_by_reason (JSON text), loss, flagged, exceeded",
     "lineage_kept": "every document the run's lineage has published up to this run (its finished runs' "
     "outputs): the dataset as a reader of the lineage sees it",
     "runs": "the ledger's runs: every run of the workspace, with state, pipeline, lineage, seconds",
@@ -75,6 +78,7 @@ _RUN_TABLES = {
     "metrics": ("metrics", "stage, name"),
     "shards": ("shards", "phase, unit_id"),
     "files": ("files", "path"),
+    "source_books": ("sources", "loss DESC, source"),
 }
 
 
@@ -220,20 +224,24 @@ def _document_views(con, output: Path, removed: Path, quarantine: Path, lineage:
                round(count(*) FILTER (WHERE decision <> 'kept') / count(*), 4) AS lost_share
         FROM (SELECT source, decision FROM documents UNION ALL SELECT source, 'quarantined' FROM quarantine)
         GROUP BY source ORDER BY input DESC, source""")
-    # Exact duplicates were removed before near dedup ran, so they have no dup_cluster_size: the size is
-    # the near cluster's (or the kept document alone) plus them.
+    # Exact duplicates were removed before near dedup ran, so they have no dup_cluster_size, and an exact
+    # copy of a document that near dedup then removed names that document: it joins the cluster of the
+    # document it names. The size is the near cluster's (or the kept document alone) plus the exact copies.
     con.execute("""
         CREATE VIEW clusters AS
-        SELECT duplicate_of AS cluster_id,
+        WITH member AS (
+            SELECT coalesce(p.duplicate_of, r.duplicate_of) AS cluster_id, r.reason, r.dup_cluster_size
+            FROM removed r LEFT JOIN removed p ON r.duplicate_of = p.id AND p.duplicate_of IS NOT NULL
+            WHERE r.duplicate_of IS NOT NULL)
+        SELECT cluster_id,
                coalesce(max(dup_cluster_size), 1) + count(*) FILTER (WHERE dup_cluster_size IS NULL) AS size,
                count(*) AS removed,
                count(*) FILTER (WHERE reason = 'exact_duplicate') AS exact_duplicates,
                count(*) FILTER (WHERE reason = 'near_duplicate') AS near_duplicates,
-               CASE WHEN duplicate_of IN (SELECT id FROM kept) THEN 'kept'
-                    WHEN duplicate_of IN (SELECT id FROM removed) THEN 'removed'
-                    WHEN duplicate_of IN (SELECT id FROM lineage_kept) THEN 'earlier run' END AS keeper
-        FROM removed WHERE duplicate_of IS NOT NULL
-        GROUP BY duplicate_of ORDER BY size DESC, cluster_id""")
+               CASE WHEN cluster_id IN (SELECT id FROM kept) THEN 'kept'
+                    WHEN cluster_id IN (SELECT id FROM removed) THEN 'removed'
+                    WHEN cluster_id IN (SELECT id FROM lineage_kept) THEN 'earlier run' END AS keeper
+        FROM member GROUP BY cluster_id ORDER BY size DESC, cluster_id""")
     read = [p for paths, _ in files.values() for p in paths]
     return [form for p in read for form in (exact_path(p), os.path.abspath(p))]
 

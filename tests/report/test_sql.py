@@ -47,6 +47,9 @@ def test_the_views_hold_the_ledgers_books(demo_ws, demo_status):
         "quarantined": sum(counts["quarantined"].values()),
         "input": counts["input"],
     }
+    # ... and the ledger's books per source (another grouping of sources) hold the same documents
+    [books] = rows(demo_ws, "SELECT sum(input) AS input, sum(kept) AS kept FROM source_books")
+    assert books == {"input": counts["input"], "kept": counts["kept"]}
     by_reason = rows(demo_ws, "SELECT reason, count(*) AS n FROM removed GROUP BY reason")
     assert {r["reason"]: r["n"] for r in by_reason} == counts["removed"]
     [run] = rows(demo_ws, "SELECT run_id, state FROM runs")
