@@ -69,8 +69,15 @@ class SweepResult:
     simultaneous: bool
 
 
+# Settings that change where and how the cells run or what is drawn, never a result: a sweep rerun on
+# another engine (more workers, a scheduler, a dashboard) reuses its cells.
+_NOT_RESULTS = ("engine", "plots")
+
+
 def sweep_folder(workspace: Path, cfg: SweepConfig) -> Path:
-    digest = hashlib.blake2b(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode(), digest_size=4)
+    """The sweep's folder: its name and a digest of every setting that can change a result."""
+    settings = {k: v for k, v in to_dict(cfg).items() if k not in _NOT_RESULTS}
+    digest = hashlib.blake2b(json.dumps(settings, sort_keys=True, default=str).encode(), digest_size=4)
     return workspace / "sweeps" / f"{cfg.name}-{digest.hexdigest()}"
 
 

@@ -199,6 +199,18 @@ def test_a_killed_sweep_resumes_where_it_stopped(corrupted_pool, swept):
     )
 
 
+def test_the_folder_changes_with_results_settings_not_with_the_engine(corrupted_pool):
+    """A sweep rerun with a dashboard or more workers reuses its cells (it once recomputed them all)."""
+    from curate.sweep.run import sweep_folder
+
+    ws = corrupted_pool / "ws"
+    base = sweep_folder(ws, config(corrupted_pool))
+    engine = {"workers": 7, "dashboard": True, "memory_limit": "1GiB"}
+    assert sweep_folder(ws, config(corrupted_pool, engine=engine, plots=False)) == base
+    assert sweep_folder(ws, config(corrupted_pool, seeds=[0, 1])) != base
+    assert sweep_folder(ws, config(corrupted_pool, models={"ngram": {"order": 3}})) != base
+
+
 def test_the_byte_ngram_model_is_normalized_and_learns():
     texts = paragraphs()[:400]
     model = ByteNgramLM(4).fit(encode_documents(texts[:300]))
