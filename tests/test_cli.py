@@ -105,6 +105,9 @@ def test_demo_runs_on_the_embedded_corpus(tmp_path):
         c["quarantined"]
     )
     assert c["removed"]["near_duplicate"] >= 10
+    # The stand-in evaluation set (pipelines/demo_eval.jsonl) quotes three stdlib modules' docstrings.
+    assert c["removed"]["benchmark_contamination"] == 3
+    assert status["metrics"]["decontaminate"]["matched_documents:demo_eval"] == 3
     # The sweep compares every top f with its random and composition-matched controls, per budget.
     summary = pd.DataFrame(out["sweep"]["summary"])
     budgets = {"fixed_data", *(b for b in summary.budget if b.startswith("fixed_compute@"))}

@@ -46,7 +46,7 @@ from curate.runs.recovery import recover
 from curate.runs.workspace import RunPaths, Workspace
 from curate.schema import DOC_SCHEMA, REMOVAL_COLUMNS
 from curate.stages.base import Stage
-from curate.stages.context import FinishedRun, GlobalContext
+from curate.stages.context import FinishedRun, GlobalContext, PrepareContext
 
 MB = 1 << 20
 
@@ -267,6 +267,7 @@ class Runner:
     # --- passes ---------------------------------------------------------------------------------------
     def _execute(self, run: RunPaths) -> tuple[dict[str, list[dict]], list[dict]]:
         cfg = self.pipeline.config
+        self._prepare_stages(run)
         passes = plan_passes(self.pipeline.stages)
         read = ReadOptions(
             text_key=cfg.input.text_key,
@@ -347,6 +348,17 @@ class Runner:
             stage_rows += self._stage_rows(p, reports[p.phase], plan_seconds)
             self._sum_counters(p, reports[p.phase])
         return reports, stage_rows
+
+    def _prepare_stages(self, run: RunPaths) -> None:
+        """Let each stage build what its workers share (an index file), once, before the data is read."""
+        source = Path(self.pipeline.source)
+        config_dir = source.resolve().parent if source.is_file() else None
+        for stage in self.pipeline.stages:
+            ctx = PrepareContext(run.work / "prepared" / stage.name, config_dir)
+            numbers = stage.prepare(ctx)
+            if numbers:
+                self.log(f"curate: prepared {stage.name} in {ctx.workdir}")
+                self.metrics.setdefault(stage.name, {}).update(numbers)
 
     def _settle_repeated_ids(
         self, run: RunPaths, p: Pass, tasks: list[UnitTask], reports: list[dict]
