@@ -108,6 +108,8 @@ def test_demo_runs_on_the_embedded_corpus(tmp_path):
     # The stand-in evaluation set (pipelines/demo_eval.jsonl) quotes three stdlib modules' docstrings.
     assert c["removed"]["benchmark_contamination"] == 3
     assert status["metrics"]["decontaminate"]["matched_documents:demo_eval"] == 3
+    # Package READMEs name their authors: the pii stage replaced their e-mail addresses.
+    assert status["metrics"]["pii"]["found:email"] >= 10
     # The sweep compares every top f with its random and composition-matched controls, per budget.
     summary = pd.DataFrame(out["sweep"]["summary"])
     budgets = {"fixed_data", *(b for b in summary.budget if b.startswith("fixed_compute@"))}

@@ -159,6 +159,7 @@ BUILTIN_STAGE_MODULES = (
     "curate.decontam.stage",
     "curate.dedup.exact",
     "curate.dedup.near",
+    "curate.pii.stage",
     "curate.quality.stages",
     "curate.stages.length",
     "curate.stages.normalize",
