@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,hf-tokenizers]'  # the extra: the tokenizer.json tests run in CI
 	$(BIN)/python -m compileall -q curate  # editable installs are not byte-compiled (each worker recompiles)
 	touch $(STAMP)
 

@@ -222,8 +222,9 @@ def demo(workspace, workers, scheduler, as_json, quiet):
     1. The corpus (standard-library documentation, pydoc help topics, the METADATA and licence files of
        the installed packages, and a few deliberately damaged records) is written to
        WORKSPACE/demo-corpus; no download is needed.
-    2. pipelines/demo.yaml curates it: normalization, exact and near dedup, length filter, heuristic
-       signals, language ID, the shipped quality classifier, and a language filter.
+    2. pipelines/demo.yaml curates it: normalization, exact and near dedup, length filter, benchmark
+       decontamination, PII redaction, heuristic signals, language ID, the shipped quality classifier,
+       a language filter and token counts.
     3. pipelines/demo_sweep.yaml keeps the top f of the result by quality_score and, beside every top f,
        a random subset and a composition-matched random subset of the same size; a byte n-gram proxy is
        trained on each, and the summary gives the gain of the top f over random, with intervals, per

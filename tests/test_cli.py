@@ -110,6 +110,9 @@ def test_demo_runs_on_the_embedded_corpus(tmp_path):
     assert status["metrics"]["decontaminate"]["matched_documents:demo_eval"] == 3
     # Package READMEs name their authors: the pii stage replaced their e-mail addresses.
     assert status["metrics"]["pii"]["found:email"] >= 10
+    # token_count (cl100k_base): the run totals the kept documents' tokens beside their text bytes.
+    assert status["output"]["tokens"] > status["output"]["text_bytes"] / 8 > 0
+    assert status["output"]["tokenizer"] == "cl100k_base"
     # The sweep compares every top f with its random and composition-matched controls, per budget.
     summary = pd.DataFrame(out["sweep"]["summary"])
     budgets = {"fixed_data", *(b for b in summary.budget if b.startswith("fixed_compute@"))}

@@ -175,6 +175,7 @@ class Runner:
                 reports, stage_rows = self._execute(run)
                 self.engine.close_soon()  # the workers stop while the books are checked and recorded
                 counts = self._tally(reports)
+                self.metrics["output"] = self._output_totals(reports, counts)
                 balanced = self._check_books(run, counts)
                 self._commit_globals(run)
                 self._wait_for_unit_rows()
@@ -623,6 +624,16 @@ class Runner:
                 counts["pass_mismatch"] = f"{before} kept {kept} but {after} read {read}"
         self._last_counts = counts
         return counts
+
+    def _output_totals(self, reports: dict[str, list[dict]], counts: dict[str, Any]) -> dict[str, Any]:
+        """The kept documents, their text bytes and, when a stage counted them, their tokens."""
+        last = reports[max(reports, key=lambda ph: int(ph[1:]))]
+        out = {"documents": counts["kept"], "text_bytes": sum(r.get("kept_text_bytes", 0) for r in last)}
+        tokens = [r.get("kept_tokens") for r in last]
+        if any(t is not None for t in tokens):
+            out["tokens"] = sum(t or 0 for t in tokens)
+            out["tokenizer"] = self.metrics.get("token_count", {}).get("tokenizer")
+        return out
 
     def _check_books(self, run: RunPaths, counts: dict[str, Any]) -> bool:
         removed = sum(counts["removed_by_stage_reason"].values())

@@ -33,6 +33,7 @@ def _status(workspace: Workspace, ledger: Ledger, run_id: str | None) -> dict[st
     counts = ledger.counts(run_id)
     by_stage = counts.pop("removed_by_stage")
     output = Path(row["run_dir"]) / "output"
+    metrics = ledger.metrics(run_id)
     shards = sorted(output.glob("*.parquet")) if output.is_dir() else []
     return {
         "run_id": run_id,
@@ -51,9 +52,14 @@ def _status(workspace: Workspace, ledger: Ledger, run_id: str | None) -> dict[st
             {k: s[k] for k in ("stage", "kind", "docs_in", "docs_out", "removed", "seconds")}
             for s in ledger.table("stages", run_id)
         ],
-        "metrics": ledger.metrics(run_id),
+        "metrics": metrics,
         "run_dir": row["run_dir"],
-        "output": {"dir": str(output), "shards": len(shards), "bytes": sum(p.stat().st_size for p in shards)},
+        "output": {
+            "dir": str(output),
+            "shards": len(shards),
+            "bytes": sum(p.stat().st_size for p in shards),
+            **{k: v for k, v in metrics.get("output", {}).items() if k != "documents"},
+        },
     }
 
 
@@ -63,6 +69,16 @@ def _iso(value: Any) -> str | None:
 
 def _reasons(counts: dict[str, int]) -> str:
     return ", ".join(f"{reason} {n:,}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _kept_size(output: dict[str, Any]) -> str:
+    """`   1.9 MB of text, 512,345 tokens (cl100k_base)` for runs that recorded them."""
+    if output.get("text_bytes") is None:
+        return ""
+    text = f"   {human_bytes(output['text_bytes'])} of text"
+    if output.get("tokens") is not None:
+        text += f", {output['tokens']:,} tokens ({output.get('tokenizer') or 'n_tokens'})"
+    return text
 
 
 def render_status(status: dict[str, Any]) -> str:
@@ -75,7 +91,7 @@ def render_status(status: dict[str, Any]) -> str:
     lines = [
         f"run {status['run_id']}  {status['state']}  pipeline {status['pipeline']}  {seconds}",
         f"  input        {c['input']:>10,}",
-        f"  kept         {c['kept']:>10,}",
+        f"  kept         {c['kept']:>10,}{_kept_size(status['output'])}",
         f"  removed      {removed:>10,}   {_reasons(c['removed'])}",
         f"  quarantined  {quarantined:>10,}   {_reasons(c['quarantined'])}",
     ]

@@ -163,6 +163,7 @@ BUILTIN_STAGE_MODULES = (
     "curate.quality.stages",
     "curate.stages.length",
     "curate.stages.normalize",
+    "curate.tokens.stage",
 )
 
 
