@@ -110,6 +110,10 @@ def test_demo_runs_on_the_embedded_corpus(tmp_path):
     assert status["metrics"]["decontaminate"]["matched_documents:demo_eval"] == 3
     # Package READMEs name their authors: the pii stage replaced their e-mail addresses.
     assert status["metrics"]["pii"]["found:email"] >= 10
+    # perplexity scores and buckets every document that reaches it (it removes none by default).
+    buckets = status["metrics"]["perplexity"]
+    scored = next(s["docs_in"] for s in status["stages"] if s["stage"] == "perplexity")
+    assert sum(buckets[f"bucket:{b}"] for b in ("head", "middle", "tail")) == scored > 300
     # token_count (cl100k_base): the run totals the kept documents' tokens beside their text bytes.
     assert status["output"]["tokens"] > status["output"]["text_bytes"] / 8 > 0
     assert status["output"]["tokenizer"] == "cl100k_base"

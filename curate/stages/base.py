@@ -160,6 +160,7 @@ BUILTIN_STAGE_MODULES = (
     "curate.dedup.exact",
     "curate.dedup.near",
     "curate.pii.stage",
+    "curate.quality.perplexity",
     "curate.quality.stages",
     "curate.stages.length",
     "curate.stages.normalize",
