@@ -5,11 +5,11 @@ WORKSPACE ?= workspace
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-torch test-orchestrators quality-model lint format clean
+.PHONY: demo test test-torch test-orchestrators quality-model lm-model lint format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,hf-tokenizers]'  # the extra: the tokenizer.json tests run in CI
 	$(BIN)/python -m compileall -q curate  # editable installs are not byte-compiled (each worker recompiles)
 	touch $(STAMP)
 
@@ -45,6 +45,14 @@ quality-model: $(STAMP)
 		--negative build/quality-data/negative.jsonl --output $(QUALITY_MODEL) --name curate-web-quality-v2 \
 		--set language=en --set min_chars=200 --set group_key=page --set chunk_words=128 --set lowercase=false
 	$(BIN)/python quality_models/evaluate.py $(QUALITY_MODEL) --data $(SHARED)
+
+# Retrain the shipped language model of the perplexity stage from ../shared/data/reference (never eval/);
+# the web pages of WebText only calibrate its head / tail cutoffs (see quality_models/README.md).
+LM_MODEL := quality_models/curate-prose-lm-v1.npz
+lm-model: $(STAMP)
+	$(BIN)/python quality_models/build_lm_data.py --data $(SHARED) --out build/lm-data
+	$(BIN)/curate train-lm build/lm-data/reference.jsonl --output $(LM_MODEL) --name curate-prose-lm-v1 \
+		--order 4 --calibrate $(SHARED)/web/webtext_gpt2_output_fulldocs/webtext.train.first1408.jsonl
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -305,8 +305,9 @@ def demo(workspace, workers, scheduler, as_json, quiet):
     1. The corpus (standard-library documentation, pydoc help topics, the METADATA and licence files of
        the installed packages, and a few deliberately damaged records) is written to
        WORKSPACE/demo-corpus; no download is needed.
-    2. pipelines/demo.yaml curates it: normalization, exact and near dedup, length filter, heuristic
-       signals, language ID, the shipped quality classifier, and a language filter.
+    2. pipelines/demo.yaml curates it: normalization, exact and near dedup, length filter, benchmark
+       decontamination, PII redaction, heuristic signals, language ID, the shipped quality classifier,
+       perplexity, a language filter and token counts.
     3. pipelines/demo_sweep.yaml keeps the top f of the result by quality_score and, beside every top f,
        a random subset and a composition-matched random subset of the same size; a byte n-gram proxy is
        trained on each, and the summary gives the gain of the top f over random, with intervals, per
@@ -831,6 +832,89 @@ def train_classifier(
     _echo_card_summary(card, output)
 
 
+@main.command(name="train-lm")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The model file (.npz); its card is written beside it (.json).",
+)
+@click.option("--name", help="Versioned model name for the card (default: the file name).")
+@click.option("--order", type=click.IntRange(1, 8), default=4, show_default=True, help="Bytes per n-gram.")
+@click.option(
+    "--calibrate",
+    multiple=True,
+    metavar="PATH",
+    help="Text like what will be filtered (repeatable): its 30th and 60th perplexity percentiles become "
+    "the default head / tail cutoffs (default: the held-out training documents).",
+)
+@click.option(
+    "--holdout", type=click.FloatRange(0, 0.5), default=0.05, show_default=True, help="Held-out share."
+)
+@click.option("--max-mb", type=click.FloatRange(min=0.001), help="Train on at most this many MB of text.")
+@click.option("--text-key", default="text", show_default=True, help="Field or column holding the text.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "parquet", "text"]),
+    default="auto",
+    show_default=True,
+    help="Input format (auto: from the file names).",
+)
+@click.option(
+    "--text-unit",
+    type=click.Choice(["file", "line"]),
+    default="file",
+    show_default=True,
+    help="Text files: a document per file or per line.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
+def train_lm(inputs, output, name, order, calibrate, holdout, max_mb, text_key, fmt, text_unit, as_json):
+    """Train a byte n-gram language model (interpolated Kneser-Ney) for perplexity scores.
+
+    Reads any corpora curate reads (INPUT: files, folders or globs), holds out a share of the documents
+    for the card's bits per byte, and writes the model (the highest order's n-gram counts, .npz) with a
+    card: data, order, held-out bits per byte, and the head / tail perplexity cutoffs of the
+    `perplexity` stage (percentiles of --calibrate text). Train it on reference text (books, news,
+    encyclopedia articles), never on evaluation data.
+
+    \b
+    Example:
+      curate train-lm 'wiki/*.jsonl.gz' books/ -o models/ref-lm-v1.npz --calibrate 'crawl/sample.jsonl'
+    """
+    from curate.quality.train_lm import LmTrainParams
+    from curate.quality.train_lm import train_lm as train
+
+    params = LmTrainParams(order=order, holdout=holdout, max_mb=max_mb)
+    card = train(
+        list(inputs),
+        output,
+        params,
+        name=name,
+        calibrate=list(calibrate),
+        text_key=text_key,
+        fmt=fmt,
+        text_unit=text_unit,
+        log=lambda m: click.echo(m, err=True),
+    )
+    if as_json:
+        click.echo(json.dumps(card, indent=2))
+        return
+    held, cut = card.get("holdout", {}), card.get("cutoffs", {})
+    size, trained = card["file"]["bytes"] / 1e6, card["data"]["trained_bytes"] / 1e6
+    click.echo(
+        f"{card['name']}: byte {card['order']}-gram, {card['ngrams']:,} n-grams, {size:.2f} MB, "
+        f"trained on {trained:.1f} MB"
+    )
+    if held:
+        click.echo(f"  held out: {held['documents']:,} documents, {held['bits_per_byte']:.3f} bits per byte")
+    if cut:
+        click.echo(f"  buckets: head <= {cut['head_max']:.2f} < middle <= {cut['tail_min']:.2f} < tail")
+    click.echo(f"  card: {Path(output).with_suffix('.json')}")
+
+
 def _echo_card_summary(card: dict, output: str) -> None:
     h, d = card["holdout"], card["data"]
     base = h["length_baseline"]
@@ -854,17 +938,23 @@ def _echo_card_summary(card: dict, output: str) -> None:
 
 @main.command()
 def models():
-    """List the shipped quality models with what their cards say.
+    """List the shipped quality classifiers and language models with what their cards say.
 
     \b
     Example:
       curate models
     """
+    from curate.quality import byte_lm
     from curate.quality.registry import shipped
 
-    found = shipped()
-    if not found:
-        click.echo("no shipped quality models in this installation")
+    found, language_models = shipped(), byte_lm.shipped()
+    if not found and not language_models:
+        click.echo("no shipped models in this installation")
+    for name in language_models:
+        _, card = byte_lm.resolve(name)
+        held = card.get("holdout", {}).get("bits_per_byte")
+        line = f"{name:<26} {card['file']['bytes'] / 1e6:5.2f} MB  byte {card['order']}-gram language model"
+        click.echo(line + (f", held-out {held:.3f} bits/byte" if held is not None else ""))
     for name, info in found.items():
         card = info.card
         line = (

@@ -110,6 +110,18 @@ def test_demo_runs_on_the_embedded_corpus(tmp_path):
         c["quarantined"]
     )
     assert c["removed"]["near_duplicate"] >= 10
+    # The stand-in evaluation set (pipelines/demo_eval.jsonl) quotes three stdlib modules' docstrings.
+    assert c["removed"]["benchmark_contamination"] == 3
+    assert status["metrics"]["decontaminate"]["matched_documents:demo_eval"] == 3
+    # Package READMEs name their authors: the pii stage replaced their e-mail addresses.
+    assert status["metrics"]["pii"]["found:email"] >= 10
+    # perplexity scores and buckets every document that reaches it (it removes none by default).
+    buckets = status["metrics"]["perplexity"]
+    scored = next(s["docs_in"] for s in status["stages"] if s["stage"] == "perplexity")
+    assert sum(buckets[f"bucket:{b}"] for b in ("head", "middle", "tail")) == scored > 300
+    # token_count (cl100k_base): the run totals the kept documents' tokens beside their text bytes.
+    assert status["output"]["tokens"] > status["output"]["text_bytes"] / 8 > 0
+    assert status["output"]["tokenizer"] == "cl100k_base"
     # The sweep compares every top f with its random and composition-matched controls, per budget.
     summary = pd.DataFrame(out["sweep"]["summary"])
     budgets = {"fixed_data", *(b for b in summary.budget if b.startswith("fixed_compute@"))}

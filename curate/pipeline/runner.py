@@ -56,7 +56,7 @@ from curate.runs.sources import (
 from curate.runs.workspace import RunPaths, Workspace
 from curate.schema import DOC_SCHEMA, REMOVAL_COLUMNS
 from curate.stages.base import Stage
-from curate.stages.context import FinishedRun, GlobalContext
+from curate.stages.context import FinishedRun, GlobalContext, PrepareContext
 
 MB = 1 << 20
 
@@ -199,6 +199,7 @@ class Runner:
                 reports, stage_rows = self._execute(run)
                 self.engine.close_soon()  # the workers stop while the books are checked and recorded
                 counts = self._tally(reports)
+                self.metrics["output"] = self._output_totals(reports, counts)
                 balanced = self._check_books(run, counts)
                 sources = self._check_sources(run, reports, stage_rows, counts, started)  # may hold the run
                 self._commit_globals(run)
@@ -383,6 +384,7 @@ class Runner:
     # --- passes ---------------------------------------------------------------------------------------
     def _execute(self, run: RunPaths) -> tuple[dict[str, list[dict]], list[dict]]:
         cfg = self.pipeline.config
+        self._prepare_stages(run)
         passes = plan_passes(self.pipeline.stages)
         read = ReadOptions(
             text_key=cfg.input.text_key,
@@ -464,6 +466,17 @@ class Runner:
             stage_rows += self._stage_rows(p, reports[p.phase], plan_seconds)
             self._sum_counters(p, reports[p.phase])
         return reports, stage_rows
+
+    def _prepare_stages(self, run: RunPaths) -> None:
+        """Let each stage build what its workers share (an index file), once, before the data is read."""
+        source = Path(self.pipeline.source)
+        config_dir = source.resolve().parent if source.is_file() else None
+        for stage in self.pipeline.stages:
+            ctx = PrepareContext(run.work / "prepared" / stage.name, config_dir)
+            numbers = stage.prepare(ctx)
+            if numbers:
+                self.log(f"curate: prepared {stage.name} in {ctx.workdir}")
+                self.metrics.setdefault(stage.name, {}).update(numbers)
 
     def _settle_repeated_ids(
         self, run: RunPaths, p: Pass, tasks: list[UnitTask], reports: list[dict]
@@ -731,6 +744,16 @@ class Runner:
                 counts["pass_mismatch"] = f"{before} kept {kept} but {after} read {read}"
         self._last_counts = counts
         return counts
+
+    def _output_totals(self, reports: dict[str, list[dict]], counts: dict[str, Any]) -> dict[str, Any]:
+        """The kept documents, their text bytes and, when a stage counted them, their tokens."""
+        last = reports[max(reports, key=lambda ph: int(ph[1:]))]
+        out = {"documents": counts["kept"], "text_bytes": sum(r.get("kept_text_bytes", 0) for r in last)}
+        tokens = [r.get("kept_tokens") for r in last]
+        if any(t is not None for t in tokens):
+            out["tokens"] = sum(t or 0 for t in tokens)
+            out["tokenizer"] = self.metrics.get("token_count", {}).get("tokenizer")
+        return out
 
     def _check_books(self, run: RunPaths, counts: dict[str, Any]) -> bool:
         removed = sum(counts["removed_by_stage_reason"].values())

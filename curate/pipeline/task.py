@@ -157,6 +157,20 @@ def _apply_decisions(
     return table.filter(pc.invert(gone)), removed
 
 
+class _KeptTotals:
+    """Text bytes and tokens (`n_tokens`, when a stage wrote it) of the documents a unit keeps."""
+
+    def __init__(self):
+        self.text_bytes = 0
+        self.tokens: int | None = None
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.text_bytes += pc.sum(pc.binary_length(table.column("text"))).as_py() or 0
+            if "n_tokens" in table.schema.names:
+                self.tokens = (self.tokens or 0) + (pc.sum(table.column("n_tokens")).as_py() or 0)
+
+
 def run_unit(task: UnitTask) -> dict[str, Any]:
     """Process one unit end to end and return its report (also written as the unit's marker)."""
     start = time.perf_counter()
@@ -199,6 +213,7 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
                 rows = with_column(rows, "stage", pa.array([stage] * rows.num_rows, pa.string()))
                 removed_w.write(conform(rows, task.removed_schema))
 
+    totals = _KeptTotals()
     me = psutil.Process()
     rss = 0  # the largest resident size of this process at the end of a batch, bytes
     try:
@@ -222,9 +237,11 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
                 stats["seconds"] += time.perf_counter() - t0
             if not task.stages:  # nothing local to run: the batch stays in Arrow
                 n_kept += docs.num_rows
+                kept = conform(docs, task.kept_schema)
                 if by_source and not task.intermediate:
-                    by_source.count_kept(docs)
-                kept_w.write(conform(docs, task.kept_schema))
+                    by_source.count_kept(kept)
+                kept_w.write(kept)
+                totals.add(kept)
                 continue
             df = docs.to_pandas()
             for stage in task.stages:
@@ -251,6 +268,7 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
             if by_source and not task.intermediate:
                 by_source.count_kept(kept)
             kept_w.write(kept)
+            totals.add(kept)
         shards = kept_w.close()
         if removed_w:
             removed_w.close()
@@ -276,6 +294,8 @@ def run_unit(task: UnitTask) -> dict[str, Any]:
         "stages": stage_stats,
         "sources": by_source.books if by_source else {},
         "outputs": [s.path for s in shards],
+        "kept_text_bytes": totals.text_bytes,  # UTF-8 bytes of the kept documents' text
+        "kept_tokens": totals.tokens,  # their `n_tokens` (token_count), None without that column
         "repeated_ids": len(repeated),  # copies of earlier ids this unit was told to settle
         "bytes": task.weight,
         "seconds": time.perf_counter() - start,

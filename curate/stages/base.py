@@ -28,7 +28,7 @@ from curate.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from curate.stages.context import FinishedRun, GlobalContext
+    from curate.stages.context import FinishedRun, GlobalContext, PrepareContext
 
 
 @dataclass
@@ -61,6 +61,14 @@ class Stage:
     # --- declared schema ----------------------------------------------------------------------------
     def adds(self) -> dict[str, pa.DataType]:
         """Columns this stage adds (name -> Arrow type); the runner builds shard schemas from these."""
+        return {}
+
+    # --- driver hook --------------------------------------------------------------------------------
+    def prepare(self, ctx: PrepareContext) -> dict[str, Any]:
+        """Once per run, in the driver, before any data is read: build what every worker shares (e.g. an
+        index file in `ctx.workdir`, which workers map lazily, once per process) and keep its path on the
+        stage, never the object itself (the stage is pickled into every task). Returns numbers for the
+        run's metrics. Called again by a resumed run. Default: nothing to build."""
         return {}
 
     # --- local hooks --------------------------------------------------------------------------------
@@ -148,11 +156,15 @@ def register(cls: type[Stage]) -> type[Stage]:
 # The modules of the built-in stages, imported (which registers them) when a config or `curate stages`
 # asks for the registry; not before, so a worker that unpickles one stage imports only that stage's module.
 BUILTIN_STAGE_MODULES = (
+    "curate.decontam.stage",
     "curate.dedup.exact",
     "curate.dedup.near",
+    "curate.pii.stage",
+    "curate.quality.perplexity",
     "curate.quality.stages",
     "curate.stages.length",
     "curate.stages.normalize",
+    "curate.tokens.stage",
 )
 
 

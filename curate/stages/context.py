@@ -12,6 +12,23 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class PrepareContext:
+    """Given to a stage's `prepare`, once per run, in the driver."""
+
+    workdir: Path  # this stage's folder in the run's work folder (deleted once the run finishes)
+    config_dir: Path | None  # the pipeline config file's folder (None: a config not read from a file)
+
+    def path(self, name: str) -> str:
+        """A path a stage's parameters name: a relative one is looked up beside the config file first,
+        then in the current folder (as input paths are)."""
+        if self.config_dir is not None and not Path(name).is_absolute():
+            beside = self.config_dir / name
+            if beside.exists() or any(beside.parent.glob(beside.name)):
+                return str(beside)
+        return name
+
+
+@dataclass
 class GlobalContext:
     engine: Engine
     shards: list[str]  # Parquet shards of the previous pass: every document still kept, with its columns

@@ -59,6 +59,7 @@ RESULT_SCHEMA = pa.schema(
         ("model", _STR), ("budget", _STR), ("budget_kind", _STR), ("compute_tokens", _INT),
         ("compute_share", _FLOAT), ("eval_set", _STR), ("pool_docs", _INT), ("threshold", _FLOAT),
         ("kept_docs", _INT), ("kept_tokens", _INT), ("kept_words", _INT), ("train_tokens", _INT),
+        ("kept_tokenizer_tokens", _INT), ("train_tokenizer_tokens", _INT),
         ("epochs", _FLOAT), ("effective_tokens", _FLOAT), ("one_pass_only", pa.bool_()),
         ("q_corruption", _FLOAT), ("q_corruption_judge", _STR), ("q_deficiency", _FLOAT),
         ("deficiency", _FLOAT), ("lang_mix", _STR), ("source_mix", _STR), ("length_p10", _FLOAT),
@@ -158,6 +159,11 @@ def _ngram_curve(task: CellTask, stream, cache: dict) -> list[tuple]:
     return points
 
 
+def _share(tokenizer_tokens: int | None, train_tokens: int, kept: int) -> int | None:
+    """The tokenizer's tokens in `train_tokens` of a subset of `kept` byte tokens (None: not counted)."""
+    return None if tokenizer_tokens is None else round(tokenizer_tokens * train_tokens / max(kept, 1))
+
+
 def run_cell(task: CellTask) -> list[dict]:
     """Train under every budget, evaluate on every set, write the learning curve and then the rows
     (Parquet, atomic: the rows file marks the cell done), return the rows."""
@@ -167,6 +173,7 @@ def run_cell(task: CellTask) -> list[dict]:
     comp = m["composition"]
     rows, cache, scores, curve = [], {}, {}, []
     params = None
+    tokenizer_tokens = m.get("tokenizer_tokens")  # the pool's n_tokens summed (token_count), or None
     for budget in task.budgets:
         model, train_tokens, seconds = _train(task, stream, budget, cache, curve)
         params = task.model_config["order"] if task.kind == "ngram" else model.n_params
@@ -198,6 +205,10 @@ def run_cell(task: CellTask) -> list[dict]:
                     "kept_tokens": m["tokens"],
                     "kept_words": m["words"],
                     "train_tokens": int(train_tokens),
+                    # the same in the tokenizer's tokens: a training prefix of the (shuffled) subset
+                    # holds its share of them
+                    "kept_tokenizer_tokens": tokenizer_tokens,
+                    "train_tokenizer_tokens": _share(tokenizer_tokens, train_tokens, kept),
                     # epochs the budget asks for: above 1 a gradient-trained proxy repeats the subset
                     "epochs": epochs,
                     "effective_tokens": effective_tokens(kept, epochs),

@@ -111,9 +111,14 @@ class ByteNgramLM:
 
     def fit(self, stream: np.ndarray) -> ByteNgramLM:
         """Count `stream` (uint8, from `encode_documents`), one pass (see the module docstring)."""
+        top_keys, top_counts = np.unique(_keys(stream, self.order), return_counts=True)
+        return self.from_counts(top_keys, top_counts, len(stream))
+
+    def from_counts(self, top_keys: np.ndarray, top_counts: np.ndarray, trained_bytes: int) -> ByteNgramLM:
+        """The model from its highest order's sorted keys and counts alone: every lower order is derived
+        from them (continuation counts), so these two arrays are all a saved model needs."""
         n = self.order
-        self.trained_bytes = len(stream)
-        top_keys, top_counts = np.unique(_keys(stream, n), return_counts=True)
+        self.trained_bytes = int(trained_bytes)
         levels = {n: (top_keys, top_counts.astype(np.float64))}
         unique = top_keys
         for k in range(n - 1, 0, -1):

@@ -178,9 +178,9 @@ def write_subset(con: duckdb.DuckDBPyConnection, s: Subset, folder: Path, shard_
     """Write one subset's documents as Parquet shards (atomically: a temporary folder, then a rename);
     return its numbers from the plan (documents, tokens, threshold, low-quality tokens, composition)."""
     where, params = _members(s)
-    docs, tokens, low, threshold = con.execute(
+    docs, tokens, low, threshold, n_tokens = con.execute(
         f"""SELECT count(*), coalesce(sum(p.tokens), 0), coalesce(sum(p.tokens) FILTER (WHERE p.low), 0),
-                   min(p.q)
+                   min(p.q), sum(p.n_tokens)
             FROM membership m JOIN pool p USING (id) WHERE {where}""",
         params,
     ).fetchone()
@@ -199,6 +199,8 @@ def write_subset(con: duckdb.DuckDBPyConnection, s: Subset, folder: Path, shard_
     return {
         "docs": int(docs),
         "tokens": int(tokens),
+        # the sum of the pool's n_tokens (token_count), where it has them
+        "tokenizer_tokens": None if n_tokens is None else int(n_tokens),
         "low_quality_tokens": int(low),
         # the score of the last document kept; a control has no threshold
         "threshold": None if threshold is None or s.selection != "top" else float(threshold),

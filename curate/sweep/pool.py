@@ -317,10 +317,12 @@ def _stratify(con, cfg: SweepConfig, columns: set[str], info: PoolInfo) -> None:
         info.strata.append(name)
     stratum = f"concat_ws(' | ', {', '.join(parts)})" if parts else "'all'"
     lang = "CAST(lang AS VARCHAR)" if "lang" in columns else "NULL::VARCHAR"
+    # a tokenizer's count (`token_count`), carried into the subsets' manifests beside the proxies' bytes
+    n_tokens = "CAST(w.n_tokens AS BIGINT)" if "n_tokens" in columns else "NULL::BIGINT"
     con.execute(f"""
         CREATE OR REPLACE TABLE pool AS
         SELECT w.id, w.text, CAST(w.{quote_ident(cfg.pool.score)} AS DOUBLE) AS q,
-               coalesce(f.low, false) AS low, strlen(w.text) + 1 AS tokens, w.fp,
+               coalesce(f.low, false) AS low, strlen(w.text) + 1 AS tokens, {n_tokens} AS n_tokens, w.fp,
                {stratum} AS stratum, {lang} AS lang, {src} AS src
         FROM pool_where w LEFT JOIN low_flags f USING (id)""")
     con.execute("DROP TABLE low_flags")

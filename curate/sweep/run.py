@@ -200,6 +200,7 @@ class SweepRunner:
                 "docs": numbers["docs"],
                 "tokens": numbers["tokens"],
                 "token_unit": "UTF-8 bytes + 1 end-of-document mark per document",
+                "tokenizer_tokens": numbers["tokenizer_tokens"],  # sum of the pool's n_tokens (token_count)
                 "words": st["words"],
                 "low_quality_tokens": numbers["low_quality_tokens"],
                 "q_corruption": dq.corruption_q(numbers["low_quality_tokens"], numbers["tokens"]),

@@ -1,0 +1,2 @@
+"""Token counts: tokenizers read from files on this machine (`tokenizer`) and the `token_count` stage
+(`stage`)."""
