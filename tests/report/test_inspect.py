@@ -89,10 +89,12 @@ def test_cluster_by_a_member_and_an_exact_duplicate(demo_ws):
     member, keeper = member["id"], member["duplicate_of"]
     out = inspect(demo_ws, "--cluster", member, "--limit", "1")
     assert f"{member} was removed as a duplicate of {keeper}; its cluster:" in out
+    # a cluster of exact copies only (in a mixed one the near members may be shown first), whose kept
+    # text the demo's pii stage (after dedup) left as it was
     exact = first(
         demo_ws,
-        "SELECT duplicate_of FROM removed WHERE reason = 'exact_duplicate' "
-        "AND duplicate_of IN (SELECT id FROM kept) ORDER BY id LIMIT 1",
+        "SELECT cluster_id FROM clusters WHERE near_duplicates = 0 AND keeper = 'kept' AND cluster_id IN "
+        "(SELECT id FROM kept WHERE text NOT LIKE '%<<%>>%') ORDER BY cluster_id LIMIT 1",
     )
     out = inspect(demo_ws, "--cluster", exact)
     assert "exact_duplicate" in out and "the same words in the same order" in out
