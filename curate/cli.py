@@ -1108,10 +1108,10 @@ def worth(sweep_dir, models, eval_sets, params, tokens, compute, bootstrap, plot
     out = {"sweep": str(folder), "multipliers": _records(table)}
     if params:
         d = tokens or compute / (6.0 * params)
-        families = sorted({m.split("-")[0] for m in curves["model"]})
+        family_of = curves["model"].str.split("-").str[0]
         out["at_scale"] = []
-        for family in families:
-            for (eval_set, budget), _ in curves.groupby(["eval_set", "budget"]):
+        for family in sorted(set(family_of)):  # each family over the budgets it was trained under
+            for (eval_set, budget), _ in curves[family_of == family].groupby(["eval_set", "budget"]):
                 fit = law_multipliers(curves, family, eval_set, budget, bootstrap=bootstrap)
                 out["at_scale"].append(
                     {"model": family, "eval_set": eval_set, "budget": budget, "params": params, "tokens": d,

@@ -82,6 +82,10 @@ def multipliers(curves: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     base = baseline_points(curves)
     for key, points in base.groupby(keys):
         fitted = PowerCurve.fit(points["train_tokens"], points["loss_nats_per_token"])
+        # the fit checked at the baseline's own last points: the tokens it says random data needs for the
+        # loss random data reached there, over the tokens it trained on (1 for a curve that fits)
+        end = points["train_tokens"].max()
+        own = fitted.tokens_for(points.loc[points["train_tokens"] == end, "loss_nats_per_token"].mean())
         cell = dict(zip(keys, key))
         mask = np.logical_and.reduce([curves[k] == v for k, v in cell.items()])
         top = curves[mask & (curves["selection"] == "top") & (curves["fraction"] < 1.0)]
@@ -99,7 +103,8 @@ def multipliers(curves: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
                     "loss_top": float(last["loss_nats_per_token"]),
                     "tokens_random": d_random,
                     "extrapolated": extrapolated,
-                    "baseline_max_tokens": float(points["train_tokens"].max()),
+                    "baseline_max_tokens": float(end),
+                    "baseline_check": own / end,
                 }
             )
     if not per_seed:
@@ -126,6 +131,8 @@ def multipliers(curves: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
             "seeds": len(g),
             "unreached_seeds": int((~finite).sum()),
             "extrapolated_seeds": int(g["extrapolated"].sum()),
+            # seeds whose baseline curve, read at its own last loss, is off by more than 25% in tokens
+            "misfit_seeds": int((~g["baseline_check"].between(0.8, 1.25)).sum()),
             "tokens_random": math.exp(mean) * g["tokens_top"].mean() if k else math.inf,
         }
         out.append(row)
@@ -223,6 +230,8 @@ def render_worth(table: pd.DataFrame) -> str:
                 notes.append(f"{r.unreached_seeds} seeds never reached")
             if r.extrapolated_seeds:
                 notes.append(f"{r.extrapolated_seeds} extrapolated")
+            if r.misfit_seeds:
+                notes.append(f"baseline misfit in {r.misfit_seeds} seeds")
             lines.append(
                 f"    {r.pool_size:>4g} {r.fraction:>6g} {r.tokens_top:>16,.0f} {r.loss_top:>14.4f} "
                 f"{need:>14}   "
@@ -234,6 +243,14 @@ def render_worth(table: pd.DataFrame) -> str:
         "on, read off the learning curves (mean over seeds, 95% interval); FLOPs ≈ 6·N·D for transformers "
         "(JSON output)"
     )
+    if table["misfit_seeds"].any():
+        lines.append(
+            "baseline misfit: the power curve fitted to random data's points misses random data's own last "
+            "loss by more than 25% in tokens, so the multipliers of that row are not to be trusted. "
+            "Learning curves that are checkpoints of one learning-rate schedule (the transformer's) "
+            "have this shape; train random data at several budgets (compute_bytes or compute_shares) so "
+            "the baseline is made of finished runs."
+        )
     return "\n".join(lines)
 
 

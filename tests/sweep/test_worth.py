@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curate.sweep.worth import PowerCurve, law_multipliers, multipliers
+from curate.sweep.worth import PowerCurve, law_multipliers, multipliers, render_worth
 from tests.sweep.conftest import clean_documents, random_tokens, run_sweep, write_config
 
 E, B, BETA = 1.2, 40.0, 0.35  # the baseline: L(D) = E + B / D^beta
@@ -203,3 +203,35 @@ def test_a_transformer_ladder_records_its_sizes_and_learning_curves(tmp_path):
     one = curves[(curves.subset == "s0-p1-f1-top") & (curves.model == "transformer-1x32")]
     # 31 steps of 8 x 32 bytes: points after 8, 16 and 31 steps
     assert sorted(one.train_tokens.unique()) == [2048, 4096, 7936] and set(one.eval_set) == {"pool_holdout"}
+
+
+def test_at_scale_fits_each_family_under_its_own_budgets(tmp_path):
+    """A ladder sweep trains the n-gram model under one budget and the transformers under another: the law
+    is fitted per family over the budgets that family has (it once asked the n-gram for the transformers'
+    budget and stopped with 'no learning curves')."""
+    from click.testing import CliRunner
+
+    from curate.cli import main
+
+    ladder = planted_curves({0.5: 2.0}, params=(2_000, 20_000, 200_000), noise=0.001)
+    ladder["budget"] = "fixed_compute@1MB"
+    ngram = planted_curves({0.5: 1.5}, noise=0.001).assign(model="ngram", budget="fixed_data")
+    pd.concat([ladder, ngram]).to_parquet(tmp_path / "curves.parquet")
+    args = ["worth", str(tmp_path), "--params", "1e8", "--tokens", "2e9", "--bootstrap", "0", "--json"]
+    run = CliRunner().invoke(main, [*args, "--no-plot"])
+    assert run.exit_code == 0, run.output
+    scales = {(s["model"], s["budget"]) for s in json.loads(run.output)["at_scale"]}
+    assert scales == {("ngram", "fixed_data"), ("transformer", "fixed_compute@1MB")}
+
+
+def test_a_baseline_the_power_curve_cannot_follow_is_called_a_misfit():
+    """Checkpoints of one cosine schedule fall steeply, flatten, then drop at the end: a power curve through
+    them misses random data's own last loss, and the multipliers read off it are flagged."""
+    curves = planted_curves({0.5: 2.0}, noise=0.0005)
+    assert multipliers(curves)["misfit_seeds"].eq(0).all()  # power-law curves fit
+    bent = curves.copy()
+    share = bent["train_tokens"] / bent.groupby("subset")["train_tokens"].transform("max")
+    bent.loc[share < 0.1, "loss_nats_per_token"] += 1.5  # the early, high-learning-rate points
+    table = multipliers(bent)
+    assert table["misfit_seeds"].gt(0).all()
+    assert "baseline misfit" in render_worth(table)
