@@ -187,7 +187,14 @@ def kill_driver(config: Path, ws: Path, sig: str, units: int, delay: float) -> K
         proc.send_signal(SIGNALS[sig])
     _out, err = cli_process.finish(proc, 120)
     after = _drivers(ws)
-    changed = {run_id: now[0] for run_id, now in after.items() if before.get(run_id) != now}
+    # the runs this process opened or resumed (its pid is their driver's); the next command's recovery
+    # may also have recorded an earlier killed run `failed` before the signal came: that is start-up
+    changed = {r: now[0] for r, now in after.items() if before.get(r) != now and now[1] == proc.pid}
+    recovered = {r: now[0] for r, now in after.items() if before.get(r) != now and now[1] != proc.pid}
+    if set(recovered.values()) - {"failed"}:
+        problems = [f"runs of earlier drivers changed to {recovered} (recovery only records failed)"]
+    else:
+        problems = []
     if "finished" in changed.values():
         landed = "after"  # the run recorded its end; the signal came while the process finished
     elif not changed:
@@ -195,6 +202,7 @@ def kill_driver(config: Path, ws: Path, sig: str, units: int, delay: float) -> K
     else:
         landed = "running"
     kill = Kill(sig, round(delay, 3), "resume" if extra else "run", proc.returncode, landed)
+    kill.problems += problems
     expected = {"SIGKILL": -9, "SIGTERM": 143, "SIGINT": 130}[sig]
     dead_by_signal = -SIGNALS[sig]  # the exit of a process the signal ended before curate could
     if landed == "running":
