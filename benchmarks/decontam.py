@@ -16,7 +16,6 @@ the script prints each one so the reader can judge it.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import re
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
+from _corpora import jsonl, real_documents
 
 from curate.decontam.index import load_index
 from curate.decontam.stage import Decontaminate, DecontaminateParams, EvalSetParams, word_spans
@@ -38,22 +38,8 @@ VARIANTS = ("verbatim", "case", "punctuation", "whitespace", "all")
 PEER_PYTHON = "/work/benchenv/bin/python"
 
 
-def jsonl(path: Path):
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        yield from (json.loads(line) for line in f if line.strip())
-
-
 def hosts(data: Path) -> list[str]:
-    web = data / "web"
-    ref = data / "reference" / "docs_debian"
-    texts = [d["text"] for d in jsonl(web / "webtext_gpt2_output_fulldocs/webtext.train.first1408.jsonl")]
-    texts += [
-        d["text_main"] for d in jsonl(web / "trafilatura_eval_pages/trafilatura_pages_extracted.jsonl.gz")
-    ]
-    texts += [d["text"] for d in jsonl(ref / "python3.11-doc_rst_sources.jsonl.gz")]
-    texts += [d["text"] for d in jsonl(ref / "linux-doc-6.1_rst.jsonl.gz")]
-    return [t for t in texts if t and len(t.split()) >= 20]
+    return [t for t in real_documents(data, "text_main") if len(t.split()) >= 20]
 
 
 def change_case(s: str, rng: random.Random) -> str:

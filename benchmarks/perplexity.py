@@ -31,6 +31,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "quality_models"))
 
+from _corpora import real_documents  # noqa: E402
 from build_lm_data import documents  # noqa: E402
 from build_training_data import visible_text  # noqa: E402
 
@@ -52,12 +53,6 @@ class WithScorer(Perplexity):
             return super().annotate(df)
 
 
-def jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def frame(texts: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts})
 
@@ -70,17 +65,6 @@ def scrapinghub(data: Path) -> tuple[list[str], list[str]]:
             pages.append(visible_text(f.read().decode("utf-8", "replace")))
         articles.append(gold["articleBody"])
     return articles, pages
-
-
-def real_documents(data: Path) -> list[str]:
-    web, ref = data / "web", data / "reference" / "docs_debian"
-    texts = [d["text"] for d in jsonl(web / "webtext_gpt2_output_fulldocs/webtext.train.first1408.jsonl")]
-    texts += [
-        d["text_full"] for d in jsonl(web / "trafilatura_eval_pages/trafilatura_pages_extracted.jsonl.gz")
-    ]
-    texts += [d["text"] for d in jsonl(ref / "python3.11-doc_rst_sources.jsonl.gz")]
-    texts += [d["text"] for d in jsonl(ref / "linux-doc-6.1_rst.jsonl.gz")]
-    return [t for t in texts if t]
 
 
 def main() -> None:

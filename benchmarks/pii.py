@@ -12,7 +12,6 @@ documents (which nobody labelled) are counted per kind and sampled into results.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import random
 import subprocess
@@ -25,28 +24,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.pii.labelled_set
 
+from _corpora import real_documents
+
 from curate.pii.detectors import KINDS, find
 from curate.pii.stage import Pii, PiiParams
 from tests.pii.labelled_set import build
 
 PEER_PYTHON = "/work/benchenv/bin/python"
-
-
-def jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def real_documents(data: Path) -> list[str]:
-    web, ref = data / "web", data / "reference" / "docs_debian"
-    texts = [d["text"] for d in jsonl(web / "webtext_gpt2_output_fulldocs/webtext.train.first1408.jsonl")]
-    texts += [
-        d["text_full"] for d in jsonl(web / "trafilatura_eval_pages/trafilatura_pages_extracted.jsonl.gz")
-    ]
-    texts += [d["text"] for d in jsonl(ref / "python3.11-doc_rst_sources.jsonl.gz")]
-    texts += [d["text"] for d in jsonl(ref / "linux-doc-6.1_rst.jsonl.gz")]
-    return [t for t in texts if t]
 
 
 def score(examples: list[dict], predictions: list[list[list]], kinds) -> dict:

@@ -14,7 +14,6 @@ alternate curate and the peer (a process of its own in the peer environment); me
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -27,28 +26,12 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 import numpy as np
 import pandas as pd
+from _corpora import real_documents
 
 from curate.tokens import tokenizer
 from curate.tokens.stage import TokenCount, TokenCountParams
 
 PEER_PYTHON = "/work/benchenv/bin/python"
-
-
-def jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def real_documents(data: Path) -> list[str]:
-    web, ref = data / "web", data / "reference" / "docs_debian"
-    texts = [d["text"] for d in jsonl(web / "webtext_gpt2_output_fulldocs/webtext.train.first1408.jsonl")]
-    texts += [
-        d["text_full"] for d in jsonl(web / "trafilatura_eval_pages/trafilatura_pages_extracted.jsonl.gz")
-    ]
-    texts += [d["text"] for d in jsonl(ref / "python3.11-doc_rst_sources.jsonl.gz")]
-    texts += [d["text"] for d in jsonl(ref / "linux-doc-6.1_rst.jsonl.gz")]
-    return [t for t in texts if t]
 
 
 def train_tokenizer(data: Path, out: Path) -> Path:
