@@ -208,13 +208,7 @@ class Runner:
                 outputs = lineages.output_rows(run_id, self.lineage, run.output, checksums=True)
                 seconds = time.monotonic() - started
                 with self.ledger.session():
-                    # every unit's row again, from the reports: a resumed run skipped the units that
-                    # finished before the crash, whose queued rows may never have reached the ledger
-                    for phase, phase_reports in reports.items():
-                        self.ledger.record_units(run_id, phase, phase_reports)
-                    self.ledger.record_stages(run_id, stage_rows)
-                    self.ledger.record_metrics(run_id, self.metrics)
-                    record_sources(self.ledger, run_id, sources)
+                    self._record_books(run_id, reports, stage_rows, sources)
                     drift = self._record_profile(run_id, profile, outputs)
                     self.ledger.finish_run(run_id, "finished", counts, balanced, seconds)
                     recorded = self.ledger.counts(run_id)
@@ -804,13 +798,21 @@ class Runner:
         )
         self._wait_for_unit_rows()
         with self.ledger.session():
-            for phase, phase_reports in reports.items():
-                self.ledger.record_units(run_id, phase, phase_reports)
-            self.ledger.record_stages(run_id, stage_rows)
-            self.ledger.record_metrics(run_id, self.metrics)
-            record_sources(self.ledger, run_id, check)
+            self._record_books(run_id, reports, stage_rows, check)
             self.ledger.finish_run(run_id, "held", counts, True, time.monotonic() - started, message)
         raise SourceLossExceeded(message, run_id)
+
+    def _record_books(
+        self, run_id: str, reports: dict[str, list[dict]], stage_rows: list[dict], sources: SourceCheck
+    ) -> None:
+        """A run's books at its end (finished or held), in the caller's ledger session: every unit's row
+        again, from the reports (a resumed run skipped the units that finished before the crash, whose
+        queued rows may never have reached the ledger), the stages, the metrics and the books per source."""
+        for phase, phase_reports in reports.items():
+            self.ledger.record_units(run_id, phase, phase_reports)
+        self.ledger.record_stages(run_id, stage_rows)
+        self.ledger.record_metrics(run_id, self.metrics)
+        record_sources(self.ledger, run_id, sources)
 
     def _point_latest(self, run: RunPaths) -> None:
         self.workspace.point_latest(run.root.name)
