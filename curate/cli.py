@@ -97,6 +97,17 @@ def _workspace_option(f):
     )(f)
 
 
+# the input format of commands that read training text (train-classifier, train-lm)
+_input_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "parquet", "text"]),
+    default="auto",
+    show_default=True,
+    help="Input format (auto: from the file names).",
+)
+
+
 def _engine_options(f):
     f = click.option(
         "--dashboard",
@@ -750,14 +761,7 @@ def filter_(
 )
 @click.option("--name", help="Versioned model name for the card (default: the file name).")
 @click.option("--text-key", default="text", show_default=True, help="Field or column holding the text.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "jsonl", "parquet", "text"]),
-    default="auto",
-    show_default=True,
-    help="Input format (auto: from the file names).",
-)
+@_input_format_option
 @click.option(
     "--text-unit",
     type=click.Choice(["auto", "file", "paragraph", "line"]),
@@ -855,14 +859,7 @@ def train_classifier(
 )
 @click.option("--max-mb", type=click.FloatRange(min=0.001), help="Train on at most this many MB of text.")
 @click.option("--text-key", default="text", show_default=True, help="Field or column holding the text.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", "jsonl", "parquet", "text"]),
-    default="auto",
-    show_default=True,
-    help="Input format (auto: from the file names).",
-)
+@_input_format_option
 @click.option(
     "--text-unit",
     type=click.Choice(["file", "line"]),
