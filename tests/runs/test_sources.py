@@ -17,12 +17,8 @@ from curate.errors import ConfigError, SourceLossExceeded
 from curate.runs.sources import SourceCounter, SourcesConfig, check_sources, source_labels
 from curate.schema import QUARANTINE_SCHEMA
 from tests.conftest import write_jsonl
+from tests.runs.test_scheduled import WORDS
 
-WORDS = (
-    "river stone market garden winter letter engine valley window silver harbor candle forest copper "
-    "meadow lantern bridge pepper orchard thunder saddle violin marble pocket feather ribbon castle "
-    "ladder planet tunnel blanket mirror cabin falcon kettle anchor velvet jungle walnut compass"
-).split()
 CONFIG = {
     "name": "safety",
     "stages": [
