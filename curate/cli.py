@@ -263,24 +263,24 @@ def run(
 
 def _plan_line(pipeline, engine) -> str:
     """`# plan: ...` (a YAML comment): how the inputs would be cut into units for the engine's workers."""
-    from curate.io.discover import discover, plan_units, unit_bytes_for, unsplittable
+    from curate.io.discover import discover, plan_for_workers
 
     cfg = pipeline.config.input
     if not cfg.paths:
         return "# plan: no inputs given (--input PATH)"
     try:
-        workers = engine.planned_workers()
         files = discover(cfg.paths, cfg.format)
-        unit_bytes = unit_bytes_for(files, int(cfg.partition_mb * (1 << 20)), workers)
-        units = plan_units(files, unit_bytes, cfg.text_unit)
+        plan = plan_for_workers(
+            files, int(cfg.partition_mb * (1 << 20)), engine.planned_workers(), cfg.text_unit
+        )
     finally:
         engine.close()
     size = sum(f.size for f in files) / (1 << 20)
-    whole = unsplittable(files, unit_bytes)
+    whole = plan.unsplittable
     note = f"; {len(whole)} compressed files are one unit each" if whole else ""
     return (
-        f"# plan: {len(files)} input files ({size:.1f} MB) in {len(units)} units of up to "
-        f"{unit_bytes / (1 << 20):.1f} MB for {workers} workers{note}"
+        f"# plan: {len(files)} input files ({size:.1f} MB) in {len(plan.units)} units of up to "
+        f"{plan.unit_bytes / (1 << 20):.1f} MB for {plan.workers} workers{note}"
     )
 
 

@@ -228,6 +228,35 @@ def unsplittable(files: list[InputFile], unit_bytes: int) -> list[InputFile]:
     return [f for f in files if f.compression and f.format != "parquet" and f.size > unit_bytes]
 
 
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How inputs are cut into units for a number of workers (`plan_for_workers`)."""
+
+    unit_bytes: int
+    units: list[InputUnit]
+    workers: int
+    unsplittable: list[InputFile]  # compressed files read as one unit each
+
+    def notes(self) -> list[str]:
+        """What to tell the user: compressed files that leave workers without enough units."""
+        if not self.unsplittable or len(self.units) >= self.workers * UNITS_PER_WORKER:
+            return []
+        return [
+            f"{len(self.unsplittable)} compressed input files are one unit each (a gzip or zstd stream "
+            f"cannot be split), {len(self.units)} units for {self.workers} workers; uncompressed or sharded "
+            "input spreads over every worker"
+        ]
+
+
+def plan_for_workers(
+    files: list[InputFile], partition_bytes: int, workers: int, text_unit: str = "file"
+) -> WorkerPlan:
+    """The units of `files` for `workers` workers: `unit_bytes_for`, then `plan_units`."""
+    unit_bytes = unit_bytes_for(files, partition_bytes, workers)
+    units = plan_units(files, unit_bytes, text_unit)
+    return WorkerPlan(unit_bytes, units, workers, unsplittable(files, unit_bytes))
+
+
 def plan_units(files: list[InputFile], partition_bytes: int, text_unit: str = "file") -> list[InputUnit]:
     """Cut input files into units of about `partition_bytes` each (see the module docstring)."""
     if partition_bytes <= 0:

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from curate import __version__, interrupts
 from curate.engine import Engine, TaskFailed, WorkerLost, format_mib
 from curate.errors import BooksUnbalanced, RunFailed, SourceLossExceeded, UserError
-from curate.io.discover import UNITS_PER_WORKER, InputUnit, discover, plan_units, unit_bytes_for, unsplittable
+from curate.io.discover import InputUnit, discover, plan_for_workers, plan_units
 from curate.io.readers import ReadOptions
 from curate.io.writers import write_json_atomic
 from curate.memory import batch_bytes_for, worker_need
@@ -296,19 +296,16 @@ class Runner:
 
     def _plan(self, files: list) -> dict[str, Any]:
         """Units for the workers the run will have: `input.partition_mb` at most, and about three per
-        worker, so one file does not leave a worker idle (`unit_bytes_for`)."""
+        worker, so one file does not leave a worker idle (`plan_for_workers`)."""
         workers = self.engine.planned_workers()
-        self.unit_bytes = unit_bytes_for(files, self._partition_bytes(), workers)
-        units = plan_units(files, self.unit_bytes, self.pipeline.config.input.text_unit)
-        whole = unsplittable(files, self.unit_bytes)
-        notes = []
-        if whole and len(units) < workers * UNITS_PER_WORKER:
-            notes.append(
-                f"{len(whole)} compressed input files are one unit each (a gzip or zstd stream cannot be "
-                f"split), {len(units)} units for {workers} workers; uncompressed or sharded input spreads "
-                "over every worker"
-            )
-        return {"unit_bytes": self.unit_bytes, "units": len(units), "workers": workers, "notes": notes}
+        plan = plan_for_workers(files, self._partition_bytes(), workers, self.pipeline.config.input.text_unit)
+        self.unit_bytes = plan.unit_bytes
+        return {
+            "unit_bytes": plan.unit_bytes,
+            "units": len(plan.units),
+            "workers": workers,
+            "notes": plan.notes(),
+        }
 
     def _note_selection(self, summary: dict[str, Any]) -> None:
         """Put what the run reads (and skips) into its metrics and, for a later run of a lineage, say so."""
